@@ -1,0 +1,1 @@
+import mmdet.engine.hooks  # noqa: F401

@@ -1,0 +1,1 @@
+import mmdet.evaluation  # noqa: F401

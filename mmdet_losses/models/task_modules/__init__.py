@@ -1,0 +1,1 @@
+import mmdet.models.task_modules  # noqa: F401

@@ -1,0 +1,42 @@
+"""Config handling shared by tools/train.py and tools/test.py."""
+import os.path as osp
+from typing import Optional
+
+from mmengine.config import Config
+from mmengine.logging import print_log
+
+
+def load_config(path: str,
+                cfg_options: Optional[dict] = None,
+                work_dir: Optional[str] = None,
+                launcher: str = 'none') -> Config:
+    """Read a config, apply ``--cfg-options`` and ``--work-dir`` the way
+    mmdet's tools do, and pick a distributed backend this machine has."""
+    import mmdet_losses  # noqa: F401  (lets 'mmdet_losses::' bases resolve)
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'config file not found: {path}')
+    cfg = Config.fromfile(path)
+    cfg.launcher = launcher
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    # work_dir priority: CLI > config > configs' file name
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(path))[0])
+    if launcher != 'none':
+        _use_gloo_without_cuda(cfg)
+    return cfg
+
+
+def _use_gloo_without_cuda(cfg: Config) -> None:
+    import torch
+    dist_cfg = cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
+    if not torch.cuda.is_available() and dist_cfg.get('backend') in (None,
+                                                                     'nccl'):
+        print_log(
+            'No CUDA device: using the gloo backend for distributed '
+            'training instead of nccl.',
+            logger='current')
+        dist_cfg['backend'] = 'gloo'

@@ -1,0 +1,1 @@
+import mmdet.visualization  # noqa: F401

@@ -1,0 +1,57 @@
+"""Shared test utilities: shrink a config to a few images and iterations."""
+import os
+import os.path as osp
+
+from mmengine.config import Config
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CONFIG_DIR = osp.join(ROOT, 'configs')
+
+
+def config_path(*parts: str) -> str:
+    return osp.join(CONFIG_DIR, *parts)
+
+
+def iter_datasets(dataloader_cfg):
+    """The dataset configs of a dataloader, wrappers unwrapped."""
+    dataset = dataloader_cfg['dataset']
+    while 'dataset' in dataset:
+        dataset = dataset['dataset']
+    yield dataset
+
+
+def shrink_config(cfg: Config,
+                  work_dir: str,
+                  data_root: str,
+                  num_train: int = 4,
+                  num_val: int = 2,
+                  max_epochs: int = 1,
+                  batch_size: int = 2) -> Config:
+    """Point a quickstart config at a tiny generated dataset and train it
+    for ``max_epochs`` epochs of ``num_train / batch_size`` iterations."""
+    data_root = data_root.rstrip('/') + '/'
+    old_root = None
+    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg[name]
+        loader.batch_size = batch_size
+        loader.num_workers = 0
+        loader.persistent_workers = False
+        for dataset in iter_datasets(loader):
+            old_root = dataset.get('data_root', old_root)
+            dataset.data_root = data_root
+            if 'generate' in dataset:
+                dataset.generate = dict(
+                    dataset.generate, num_train=num_train, num_val=num_val)
+    for name in ('val_evaluator', 'test_evaluator'):
+        evaluator = cfg.get(name)
+        if evaluator and 'ann_file' in evaluator and old_root:
+            evaluator.ann_file = evaluator.ann_file.replace(
+                old_root, data_root)
+    cfg.train_cfg.max_epochs = max_epochs
+    cfg.train_cfg.val_interval = max_epochs
+    cfg.default_hooks.logger.interval = 1
+    cfg.default_hooks.checkpoint.interval = 1
+    cfg.work_dir = work_dir
+    cfg.randomness = dict(seed=0)
+    os.makedirs(work_dir, exist_ok=True)
+    return cfg

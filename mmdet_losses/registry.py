@@ -45,7 +45,7 @@ def _child(name: str, parent: Registry, *locations: str) -> Registry:
 
 
 # runners, loops, hooks
-RUNNERS = _child('runner', MMDET_RUNNERS, 'mmdet.engine.runner')
+RUNNERS = _child('runner', MMDET_RUNNERS, 'mmdet_losses.engine.runner')
 RUNNER_CONSTRUCTORS = _child('runner constructor', MMDET_RUNNER_CONSTRUCTORS,
                              'mmdet.engine.runner')
 LOOPS = _child('loop', MMDET_LOOPS, 'mmdet.engine.runner')

@@ -7,11 +7,10 @@ from copy import deepcopy
 
 from mmengine import ConfigDict
 from mmengine.config import DictAction
-from mmengine.runner import Runner
 
 import mmdet_losses
 from mmdet_losses.utils.registry_errors import unknown_type_explained
-from mmdet_losses.utils.runner_setup import load_config
+from mmdet_losses.utils.runner_setup import build_runner, load_config
 
 
 def parse_args(argv=None):
@@ -107,11 +106,7 @@ def main(argv=None):
         _add_tta(cfg)
 
     with unknown_type_explained():
-        if 'runner_type' not in cfg:
-            runner = Runner.from_cfg(cfg)
-        else:
-            from mmdet_losses.registry import RUNNERS
-            runner = RUNNERS.build(cfg)
+        runner = build_runner(cfg)
         if args.out is not None:
             runner.test_evaluator.metrics.append(
                 DumpDetResults(out_file_path=args.out))

@@ -9,12 +9,11 @@ import argparse
 import os
 
 from mmengine.config import DictAction
-from mmengine.runner import Runner
 
 import mmdet_losses
 from mmdet_losses.utils.checkpoint import find_resumable_checkpoint
 from mmdet_losses.utils.registry_errors import unknown_type_explained
-from mmdet_losses.utils.runner_setup import load_config
+from mmdet_losses.utils.runner_setup import build_runner, load_config
 
 
 def parse_args(argv=None):
@@ -98,11 +97,7 @@ def main(argv=None):
     cfg = build_train_config(args)
     mmdet_losses.register_all_modules(init_default_scope=False)
     with unknown_type_explained():
-        if 'runner_type' not in cfg:
-            runner = Runner.from_cfg(cfg)
-        else:
-            from mmdet_losses.registry import RUNNERS
-            runner = RUNNERS.build(cfg)
+        runner = build_runner(cfg)
         runner.train()
 
 

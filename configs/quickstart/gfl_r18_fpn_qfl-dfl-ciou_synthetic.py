@@ -5,9 +5,8 @@
 _base_ = [
     '../_base_/datasets/synthetic_shapes.py',
     'mmdet::_base_/schedules/schedule_1x.py',
-    'mmdet::_base_/default_runtime.py',
+    '../_base_/default_runtime.py',
 ]
-default_scope = 'mmdet_losses'
 
 model = dict(
     type='GFL',

@@ -1,1 +1,4 @@
 from . import hooks, optimizers  # noqa: F401
+from .runner import Runner
+
+__all__ = ['Runner']

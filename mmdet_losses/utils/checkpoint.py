@@ -13,12 +13,29 @@ old file or the new one, never a truncated one.
 import glob
 import os
 import os.path as osp
+import pickle
 import zipfile
 from typing import List, Optional
 
 import torch
 
 UNSAFE_LOAD_ENV = 'MMDET_LOSSES_TRUST_CHECKPOINTS'
+
+
+def _history_buffer_getattr(obj, name: str):
+    """``getattr`` for unpickling, limited to what mmengine stores.
+
+    A ``HistoryBuffer`` pickles its statistics methods as
+    ``getattr(HistoryBuffer, 'mean')``; a general ``getattr`` would let a
+    crafted file reach any method of any allowed type.
+    """
+    from mmengine.logging import HistoryBuffer
+    allowed = {'min', 'max', 'current', 'mean'}
+    allowed.update(HistoryBuffer._statistics_methods)
+    if obj is HistoryBuffer and name in allowed:
+        return getattr(obj, name)
+    raise pickle.UnpicklingError(
+        f'refusing getattr({obj!r}, {name!r}) while loading a checkpoint')
 
 
 def checkpoint_safe_globals() -> List[object]:
@@ -33,7 +50,8 @@ def checkpoint_safe_globals() -> List[object]:
     ]
     return [
         HistoryBuffer, np.ndarray, np.dtype, multiarray._reconstruct,
-        multiarray.scalar, *[type(np.dtype(t)) for t in dtypes]
+        multiarray.scalar, *[type(np.dtype(t)) for t in dtypes],
+        (_history_buffer_getattr, 'builtins.getattr')
     ]
 
 

@@ -5,6 +5,8 @@ from typing import Optional
 from mmengine.config import Config
 from mmengine.logging import print_log
 
+from .config import rescope_to_default
+
 
 def load_config(path: str,
                 cfg_options: Optional[dict] = None,
@@ -27,7 +29,18 @@ def load_config(path: str,
                                 osp.splitext(osp.basename(path))[0])
     if launcher != 'none':
         _use_gloo_without_cuda(cfg)
-    return cfg
+    return rescope_to_default(cfg)
+
+
+def build_runner(cfg: Config):
+    """The runner a config asks for (``runner_type``), mmengine's default
+    one otherwise, as mmdet's tools build it."""
+    from mmengine.runner import Runner
+
+    from ..registry import RUNNERS
+    if 'runner_type' in cfg:
+        return RUNNERS.build(cfg)
+    return Runner.from_cfg(cfg)
 
 
 def _use_gloo_without_cuda(cfg: Config) -> None:

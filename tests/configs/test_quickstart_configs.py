@@ -4,10 +4,10 @@ import os.path as osp
 
 import pytest
 from mmengine.config import Config
-from mmengine.runner import Runner
 
 import mmdet_losses
 from helpers import config_path, shrink_config
+from mmdet_losses.utils.runner_setup import build_runner
 
 mmdet_losses.register_all_modules(init_default_scope=False)
 
@@ -19,7 +19,7 @@ def test_quickstart_trains_two_iterations_and_evaluates(
         path, tmp_path, tiny_synthetic_root):
     cfg = shrink_config(
         Config.fromfile(path), str(tmp_path / 'work'), tiny_synthetic_root)
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     runner.train()
     assert runner.iter == 2
     metrics = runner.val_loop.run()

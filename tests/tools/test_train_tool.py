@@ -112,6 +112,24 @@ def test_checkpoints_are_written_atomically(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ['model.pth']
 
 
+def test_loading_refuses_objects_outside_mmengines_checkpoints(tmp_path):
+    """weights_only stays on: a pickle that would call a function fails
+    with the file named, unless the user says they trust it."""
+    import torch
+
+    from mmdet_losses.utils.checkpoint import (UNSAFE_LOAD_ENV,
+                                               load_local_checkpoint)
+    path = tmp_path / 'evil.pth'
+    torch.save({'state_dict': {}, 'hook': os.system}, str(path))
+    with pytest.raises(RuntimeError, match='evil.pth.*Refused|Refused.*evil'):
+        load_local_checkpoint(str(path))
+    os.environ[UNSAFE_LOAD_ENV] = '1'
+    try:
+        assert load_local_checkpoint(str(path))['hook'] is os.system
+    finally:
+        del os.environ[UNSAFE_LOAD_ENV]
+
+
 def test_amp_on_cpu_trains_and_test_tool_evaluates(tmp_path):
     config = tiny_config(tmp_path, tmp_path / 'data', max_epochs=1,
                          num_train=4)
@@ -125,7 +143,8 @@ def test_amp_on_cpu_trains_and_test_tool_evaluates(tmp_path):
         osp.join(ROOT, 'tools', 'test.py'), config,
         str(work_dir / 'epoch_1.pth'), '--work-dir',
         str(work_dir), '--out',
-        str(out), '--show-dir', 'vis'
+        str(out), '--show-dir', 'vis', '--cfg-options',
+        'model.test_cfg.score_thr=0.0'
     ])
     assert 'coco/bbox_mAP' in output
     assert out.is_file()

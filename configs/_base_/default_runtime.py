@@ -3,3 +3,6 @@
 _base_ = 'mmdet::_base_/default_runtime.py'
 default_scope = 'mmdet_losses'
 runner_type = 'mmdet_losses.Runner'
+# stop at the first NaN/Inf loss, keeping the last good checkpoint;
+# `--cfg-options default_hooks.nonfinite=None` turns it off
+default_hooks = dict(nonfinite=dict(type='NonFiniteLossHook'))

@@ -55,7 +55,7 @@ def checkpoint_safe_globals() -> List[object]:
     ]
 
 
-def load_local_checkpoint(filename: str, map_location=None):
+def load_from_local(filename: str, map_location=None):
     """Load a local checkpoint with ``weights_only=True`` and the types that
     mmengine writes allowed; name the file and the refused type otherwise."""
     filename = osp.expanduser(filename)
@@ -129,7 +129,7 @@ def _atomic_write(data, filepath, mode: str, **open_kwargs) -> None:
 
 
 def install_checkpoint_io() -> None:
-    """Make mmengine load local checkpoints with :func:`load_local_checkpoint`
+    """Make mmengine load local checkpoints with :func:`load_from_local`
     and write local files atomically."""
     from mmengine.fileio import LocalBackend, register_backend
     from mmengine.runner.checkpoint import CheckpointLoader
@@ -145,4 +145,4 @@ def install_checkpoint_io() -> None:
 
     register_backend('local', AtomicLocalBackend, force=True, prefixes='')
     CheckpointLoader.register_scheme(
-        prefixes='', force=True)(load_local_checkpoint)
+        prefixes='', force=True)(load_from_local)

@@ -1,0 +1,96 @@
+"""tools/analysis/simulate_regression.py on a few anchor centres."""
+import importlib.util
+import os.path as osp
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from helpers import ROOT
+from mmdet_losses.functional import regression_simulation as sim
+
+PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
+
+
+def load_tool(name):
+    path = osp.join(ROOT, 'tools', 'analysis', f'{name}.py')
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def assert_image(path):
+    """A non-empty PNG that matplotlib reads back, or a parseable SVG."""
+    import matplotlib.image
+    assert osp.getsize(path) > 1000, path
+    if path.endswith('.svg'):
+        assert ET.parse(path).getroot().tag.endswith('svg')
+        return
+    with open(path, 'rb') as f:
+        assert f.read(8) == PNG_SIGNATURE
+    pixels = matplotlib.image.imread(path)
+    assert pixels.ndim == 3 and min(pixels.shape[:2]) > 100
+    assert pixels.std() > 0  # not a blank canvas
+
+
+def _row(table, name):
+    line = next(line for line in table.splitlines()
+                if line.startswith(f'| {name} |'))
+    return [cell.strip() for cell in line.strip('|').split('|')][1:]
+
+
+def test_tool_prints_the_tables_and_writes_the_figures(tmp_path, capsys):
+    tool = load_tool('simulate_regression')
+    out = tool.main([
+        '--num-centres', '2', '--losses', 'iou', 'giou', 'diou', 'ciou',
+        'l1', '--out-dir',
+        str(tmp_path), '--prefix', 'small'
+    ])
+    printed = capsys.readouterr().out
+    assert 'l1: the authors\' convention has no rule for it' in printed
+    assert set(out['errors']) == {'exact', 'authors'}
+    assert list(out['errors']['authors']) == ['iou', 'giou', 'diou', 'ciou']
+    assert 'l1' in out['errors']['exact']
+    exact_table, authors_table = out['tables']
+    assert exact_table in printed and authors_table in printed
+    assert '2 centres (686 cases), seed 0' in exact_table
+    assert '| loss | t = 0 | t = 50 | t = 100 | t = 160 | t = 200 |' in (
+        exact_table)
+    # the printed numbers are those of the simulation
+    cases = sim.make_cases(2, seed=0)
+    for mode, table in (('exact', exact_table), ('authors', authors_table)):
+        result = sim.simulate(cases, 'giou', mode)
+        expected = [f'{result.error[t]:.3g}' for t in (0, 50, 100, 160, 200)]
+        assert _row(table, 'GIoU') == expected
+    names = sorted(osp.basename(p) for p in out['files'])
+    assert names == [
+        'small.npz', 'small_error.png', 'small_error.svg',
+        'small_final_error.png'
+    ]
+    for path in out['files'][1:]:
+        assert_image(path)
+
+    # --replot draws the same tables from the saved run
+    again = tool.main([
+        '--replot',
+        str(tmp_path / 'small.npz'), '--out-dir',
+        str(tmp_path / 'replot')
+    ])
+    assert again['tables'] == out['tables']
+    assert_image(str(tmp_path / 'replot' / 'simulation_error.png'))
+
+
+def test_tool_runs_one_mode_and_refuses_bad_input(tmp_path):
+    tool = load_tool('simulate_regression')
+    out = tool.main([
+        '--mode', 'authors', '--num-centres', '1', '--iterations', '5',
+        '--losses', 'diou', '--out-dir',
+        str(tmp_path), '--no-plot'
+    ])
+    assert list(out['errors']) == ['authors']
+    assert len(out['errors']['authors']['diou']) == 6
+    assert out['files'] == [str(tmp_path / 'simulation.npz')]
+    with pytest.raises(SystemExit):
+        tool.main(['--losses', 'focal'])
+    with pytest.raises(FileNotFoundError, match='no saved simulation'):
+        tool.main(['--replot', str(tmp_path / 'missing.npz')])

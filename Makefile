@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.mmdet_losses-installed
 PYTEST_ARGS ?=
 
-.PHONY: env demo test test-all lint format clean-env
+.PHONY: env demo test test-all test-torchvision lint format clean-env
 
 env: $(STAMP)
 
@@ -19,6 +19,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+	tools/run_torchvision_parity.sh -q
+
+test-torchvision:
+	tools/run_torchvision_parity.sh
 
 test-all: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -33,4 +37,4 @@ format: $(STAMP)
 	$(PY) -m yapf --in-place --recursive mmdet_losses configs tools tests setup.py
 
 clean-env:
-	rm -rf $(VENV)
+	rm -rf $(VENV) .venv-tv

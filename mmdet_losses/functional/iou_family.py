@@ -1,0 +1,617 @@
+r"""IoU, GIoU, DIoU and CIoU losses of aligned box pairs, and pairwise IoU.
+
+* IoU loss, UnitBox (Yu et al., ACM MM 2016, arXiv:1608.01471):
+  :math:`-\ln IoU`, or :math:`1 - IoU` (linear), or :math:`1 - IoU^2`
+  (square).
+* GIoU, Rezatofighi et al., CVPR 2019 (arXiv:1902.09630):
+  :math:`1 - IoU + (C - U) / C`, C the area of the smallest enclosing box.
+* DIoU, Zheng et al., AAAI 2020 (arXiv:1911.08287):
+  :math:`1 - IoU + \rho^2 / c^2`, rho the distance of the centres, c the
+  diagonal of the enclosing box.
+* CIoU, same paper: DIoU :math:`+ \alpha v`, with
+  :math:`v = 4/\pi^2 (\arctan(w_t/h_t) - \arctan(w/h))^2` and
+  :math:`\alpha = v / ((1 - IoU) + v)`, a weight without gradient.
+
+All boxes are ``'xyxy'``. One geometry routine, :func:`pair_geometry`,
+computes intersection, union, enclosing box and centre offset for all of
+them, aligned (the losses) or broadcast to all pairs (:func:`box_iou`). The
+losses run in a :class:`torch.autograd.Function` whose backward is the
+analytic derivative: it keeps no graph of intermediates, which makes it
+faster and lighter than autograd through the formula.
+
+Numerics, the same for every loss here:
+
+* the union and the enclosing area are floored at ``eps``, ``c^2`` gets
+  ``+ eps`` (mmdet's ``bbox_overlaps`` and ``diou_loss`` conventions); values
+  differ from ``union + eps`` (torchvision) by a relative ``eps / union``;
+* the intersection width is clamped at 0 and its derivative passes at 0;
+  where two coordinates tie (identical boxes) ``min``/``max`` share the
+  derivative half and half, as autograd does, so the gradient of an exact
+  match is zero;
+* float16 and bfloat16 inputs are computed in float32 and the loss is
+  returned in float32 (as ``torch.autocast`` does for its losses); their
+  gradients are cast back to the input dtype, saturating at the largest
+  finite float16 instead of overflowing to inf;
+* ``arctan(w / h)`` is taken as 0 for a box with ``w = h = 0`` and its
+  derivative there as 0, so zero-area and inverted boxes give finite values
+  and gradients (mmdet's ``h + eps`` gives a gradient of ``1 / eps``).
+"""
+import math
+from typing import NamedTuple, Optional
+
+import torch
+from torch import Tensor
+from torch.autograd import Function
+from torch.autograd.function import once_differentiable
+
+from .precomputed_grad import autocast_off, precomputed_backward
+from .reduction import AVG_FACTOR_EPS, check_reduction, weight_reduce_loss
+
+IOU_MODES = ('log', 'linear', 'square')
+PAIRWISE_MODES = ('iou', 'giou', 'diou')
+_V_SCALE = 4 / math.pi**2
+
+
+class PairGeometry(NamedTuple):
+    """What :func:`pair_geometry` measures of box pairs.
+
+    ``(2, ...)`` fields hold the x part in row 0 and the y part in row 1.
+    """
+    wh1: Tensor  # (2, ...) signed width and height of boxes1
+    wh2: Tensor  # (2, ...) of boxes2
+    inter_raw: Tensor  # (2, ...) intersection width/height, may be < 0
+    inter_wh: Tensor  # (2, ...) the same, clamped at 0
+    inter: Tensor  # (...) intersection area
+    union: Tensor  # (...) union area, floored at eps
+    iou: Tensor  # (...)
+    enclose_wh: Optional[Tensor]  # (2, ...) enclosing box, clamped at 0
+    centre_offset: Optional[Tensor]  # (2, ...) 2 * (centre1 - centre2)
+
+
+def pair_geometry(boxes1: Tensor,
+                  boxes2: Tensor,
+                  eps: float,
+                  enclose: bool = False,
+                  centres: bool = False) -> PairGeometry:
+    """The geometry shared by every IoU-family function of this package.
+
+    Args:
+        boxes1: ``'xyxy'`` boxes, coordinate first: shape ``(4, ...)``, rows
+            ``x1, y1, x2, y2``.
+        boxes2: the same, broadcastable against ``boxes1``.
+        eps: floor of the union.
+        enclose: also measure the smallest enclosing box.
+        centres: also measure twice the offset of the centres.
+    """
+    lo1, hi1, lo2, hi2 = boxes1[:2], boxes1[2:], boxes2[:2], boxes2[2:]
+    inter_raw = torch.minimum(hi1, hi2).sub_(torch.maximum(lo1, lo2))
+    inter_wh = inter_raw.clamp(min=0)
+    inter = inter_wh[0] * inter_wh[1]
+    wh1, wh2 = hi1 - lo1, hi2 - lo2
+    union = torch.addcmul(wh1[0] * wh1[1], wh2[0], wh2[1])
+    union = union.sub_(inter).clamp_(min=eps)
+    iou = inter / union
+    enclose_wh = centre_offset = None
+    if enclose:
+        enclose_wh = torch.maximum(hi1, hi2).sub_(torch.minimum(lo1, lo2))
+        enclose_wh = enclose_wh.clamp_(min=0)
+    if centres:
+        centre_offset = (lo1 + hi1) - (lo2 + hi2)
+    return PairGeometry(wh1, wh2, inter_raw, inter_wh, inter, union, iou,
+                        enclose_wh, centre_offset)
+
+
+def _compute_dtype(*tensors: Tensor) -> torch.dtype:
+    """float64 stays float64; everything else is computed in float32."""
+    if any(t.dtype == torch.float64 for t in tensors):
+        return torch.float64
+    return torch.float32
+
+
+def _step(x: Tensor, threshold: float, strict: bool = False) -> Tensor:
+    """``1.0`` where ``x >= threshold`` (``>`` if ``strict``), else ``0.0``.
+
+    Masks are floats multiplied in: on CPU a comparison written into a float
+    tensor is several times faster than a bool mask with ``torch.where`` or
+    ``masked_fill``."""
+    out = torch.empty_like(x)
+    return (torch.gt if strict else torch.ge)(x, threshold, out=out)
+
+
+def _atan_ratio(wh: Tensor) -> Tensor:
+    """``arctan(w / h)`` of ``(2, ...)`` widths/heights; 0 where w = h = 0
+    (``h = 0`` alone gives ``+-pi/2`` through ``arctan(+-inf)``)."""
+    return torch.atan(wh[0] / wh[1]).nan_to_num_(0.0)
+
+
+def _atan_ratio_grad(wh: Tensor, scale: Tensor) -> Tensor:
+    """``scale * d arctan(w/h) / d(w, h) = scale * (h, -w) / (w^2 + h^2)``;
+    zero where ``w = h = 0`` (the norm's floor keeps ``0 * factor`` finite).
+    """
+    norm = torch.addcmul(wh[0] * wh[0], wh[1], wh[1])
+    factor = scale / norm.clamp_(min=torch.finfo(norm.dtype).tiny)
+    grad = wh.flip(0).mul_(factor)
+    grad[1].neg_()
+    return grad
+
+
+def _ciou_alpha(iou: Tensor, v: Tensor, threshold: Optional[float]) -> Tensor:
+    # 1 - IoU + v >= 0; where it is 0, v is 0 and so is alpha
+    denom = (1 - iou).add_(v).clamp_(min=torch.finfo(iou.dtype).tiny)
+    alpha = v / denom
+    if threshold is not None:
+        alpha *= _step(iou, threshold, strict=True)
+    return alpha
+
+
+class _Spec(NamedTuple):
+    kind: str  # 'iou', 'giou', 'diou' or 'ciou'
+    mode: str  # IoU loss: 'log', 'linear' or 'square'
+    eps: float
+    alpha_iou_threshold: Optional[float]
+
+
+def _loss_terms(geo: PairGeometry, spec: _Spec, alpha: Optional[Tensor],
+                jac_t: bool):
+    """The loss of each pair and its partial derivatives with respect to
+    the geometry: ``(loss, d_iou, d_union, d_enclose, d_centre, d_wh_p,
+    d_wh_t)``; None stands for a term the loss does not have (``d_iou``:
+    None means -1). ``geo.enclose_wh`` and ``geo.centre_offset`` are
+    overwritten by their partial derivatives."""
+    kind, eps = spec.kind, spec.eps
+    iou, union = geo.iou, geo.union
+    d_iou = d_union = d_enclose = d_centre = d_wh_p = d_wh_t = None
+    if kind == 'iou':
+        # mmdet floors the IoU at eps in every mode, not only in 'log'
+        clamped = iou.clamp(min=eps)
+        live = _step(iou, eps)
+        if spec.mode == 'log':
+            loss = clamped.log().neg_()
+            d_iou = live.div_(clamped).neg_()
+        elif spec.mode == 'linear':
+            loss = clamped.neg_().add_(1)
+            d_iou = live.neg_()
+        else:
+            d_iou = live.mul_(clamped).mul_(-2)
+            loss = clamped.mul_(clamped).neg_().add_(1)
+        return loss, d_iou, None, None, None, None, None
+    ew = geo.enclose_wh
+    if kind == 'giou':
+        # 1 - IoU + (C - U) / C = 2 - IoU - U / C
+        raw = ew[0] * ew[1]
+        d_union = raw.clamp(min=eps).reciprocal_().neg_()  # -1 / C
+        ratio = union * d_union  # -U / C
+        loss = ratio.add_(2).sub_(iou)
+        # dL/dC = U / C^2 where C is not floored; dC/d(cw, ch) = (ch, cw)
+        d_c = _step(raw, eps).mul_(d_union).mul_(d_union).mul_(union)
+        d_enclose = ew.flip(0).mul_(d_c)
+        return loss, None, d_union, d_enclose, None, None, None
+    # 1 - IoU + rho^2 / c^2, rho^2 = |offset|^2 / 4, c^2 = cw^2 + ch^2 + eps
+    off = geo.centre_offset
+    inv_diag2 = torch.addcmul(ew[0] * ew[0], ew[1], ew[1])
+    inv_diag2 = inv_diag2.add_(eps).reciprocal_()
+    dist = torch.addcmul(off[0] * off[0], off[1], off[1])
+    dist = dist.mul_(inv_diag2).mul_(0.25)
+    loss = (1 - iou).add_(dist)
+    d_enclose = ew.mul_(dist.mul_(inv_diag2).mul_(-2))
+    d_centre = off.mul_(inv_diag2.mul_(0.5))
+    if kind == 'ciou':
+        # + alpha v, v = k delta^2, delta = atan(wt / ht) - atan(w / h)
+        delta = _atan_ratio(geo.wh2).sub_(_atan_ratio(geo.wh1))
+        v = delta * delta * _V_SCALE
+        if alpha is None:
+            alpha = _ciou_alpha(iou, v, spec.alpha_iou_threshold)
+        loss = loss.addcmul_(alpha, v)
+        scale = delta.mul_(alpha).mul_(2 * _V_SCALE)
+        d_wh_p = _atan_ratio_grad(geo.wh1, -scale)
+        if jac_t:
+            d_wh_t = _atan_ratio_grad(geo.wh2, scale)
+    return loss, None, None, d_enclose, d_centre, d_wh_p, d_wh_t
+
+
+def _loss_and_jacobian(pred: Tensor, target: Tensor, eye: Tensor, spec: _Spec,
+                       alpha: Optional[Tensor], jac_p: bool, jac_t: bool):
+    """Loss ``(n,)`` of aligned pairs ``(n, 4)`` and, where asked, its
+    derivatives ``(4, n)`` (coordinate first) with respect to each box.
+
+    Each loss term depends on its own pair only, so these derivatives are
+    the whole Jacobian. They are assembled from the partial derivatives of
+    the loss with respect to the geometry (IoU, union, enclosing box, centre
+    offset, aspect ratios) and the derivatives of the geometry with respect
+    to the coordinates: ``min``/``max`` pass the derivative to the
+    smaller/larger argument, half and half on a tie, as autograd does.
+    Temporaries are released as soon as they are used: a chunk's peak
+    memory is what this function holds at once.
+    """
+    eps = spec.eps
+    p, t = _coords_first(pred, eye), _coords_first(target, eye)
+    geo = pair_geometry(
+        p,
+        t,
+        eps,
+        enclose=spec.kind != 'iou',
+        centres=spec.kind in ('diou', 'ciou'))
+    sign = None
+    if jac_p or jac_t:
+        # with s = sign(t - p): d min(p, t)/dp = (1 + s) / 2 and
+        # d max(p, t)/dp = (1 - s) / 2 (written over t, not needed any more)
+        sign = t.sub_(p).sign_()
+    del p, t
+    terms = _loss_terms(geo, spec, alpha, jac_t)
+    loss, d_iou, d_union, d_enclose, d_centre, d_wh_p, d_wh_t = terms
+    del terms
+    if sign is None:
+        return loss, None, None
+    iou, union, wh1, inter_raw, iwh = (geo.iou, geo.union, geo.wh1,
+                                       geo.inter_raw, geo.inter_wh)
+    wh2 = geo.wh2 if jac_t else None
+    del geo
+
+    # IoU = I / U with U = A_p + A_t - I; where U is floored it is constant
+    g_union = iou.div_(union)  # dL/dU = -dL/dIoU IoU / U (+ d_union)
+    if d_iou is not None:
+        g_union.mul_(d_iou).neg_()
+    if d_union is not None:
+        g_union += d_union
+        del d_union
+    g_union *= _step(union, eps, strict=True)
+    g_inter = union.reciprocal_()
+    if d_iou is None:
+        g_inter.neg_().sub_(g_union)
+    else:
+        g_inter.mul_(d_iou).sub_(g_union)
+        del d_iou
+    # dI/d(iw, ih) = (ih, iw) where the clamp at 0 lets it through
+    d_iwh = inter_raw.ge_(0)  # inter_raw is not needed beyond this mask
+    d_iwh[0].mul_(iwh[1]).mul_(g_inter)
+    d_iwh[1].mul_(iwh[0]).mul_(g_inter)
+    del iwh, g_inter
+    # the intersection takes min of the x2, y2 and max of the x1, y1, the
+    # enclosing box the other way round, so with A, E, W, Dc the partial
+    # derivatives of the intersection, enclosing box, box size and centre
+    # offset: J_hi = (A + E) / 2 + (A - E) / 2 * s_hi + W + Dc and
+    # J_lo = -(A + E) / 2 + (A - E) / 2 * s_lo - W + Dc
+    if d_enclose is None:
+        half_sum = half_diff = d_iwh.mul_(0.5)
+    else:
+        half_sum = d_enclose.add_(d_iwh).mul_(0.5)
+        half_diff = d_iwh.sub_(half_sum)  # A - (A + E) / 2 = (A - E) / 2
+        del d_enclose
+    jacobians = []
+    for wanted, wh, d_wh, side in ((jac_p, wh1, d_wh_p, 1.0), (jac_t, wh2,
+                                                               d_wh_t, -1.0)):
+        if not wanted:
+            jacobians.append(None)
+            continue
+        jac = torch.empty(
+            (4, ) + wh.shape[1:], dtype=wh.dtype, device=wh.device)
+        lo, hi = jac[:2], jac[2:]
+        # W: dA/d(w, h) = (h, w), plus the aspect-ratio term of CIoU
+        torch.addcmul(half_sum[0], wh[1], g_union, out=hi[0])
+        torch.addcmul(half_sum[1], wh[0], g_union, out=hi[1])
+        if d_wh is not None:
+            hi += d_wh
+        # the target sees the min/max derivatives and the offset mirrored
+        torch.mul(half_diff, sign[:2], out=lo)
+        if side < 0:
+            lo.neg_()
+        lo.sub_(hi)
+        hi.addcmul_(half_diff, sign[2:], value=side)
+        if d_centre is not None:
+            lo.add_(d_centre, alpha=side)
+            hi.add_(d_centre, alpha=side)
+        jacobians.append(jac)
+    return loss, jacobians[0], jacobians[1]
+
+
+def _chunk_size(n: int, device: torch.device) -> int:
+    """Pairs per chunk: on CPU, equal chunks of at most 8000 pairs, so that
+    a ``(4, chunk)`` float32 temporary stays below glibc's 128 KiB mmap
+    threshold (above it every temporary costs fresh pages) and a chunk's
+    temporaries stay in cache, while the per-op overhead is amortised. On
+    accelerators, one chunk."""
+    if device.type != 'cpu' or n <= 8000:
+        return max(n, 1)
+    return -(-n // -(-n // 8000))
+
+
+def _coords_first(boxes: Tensor, eye: Tensor) -> Tensor:
+    """``(n, 4)`` -> ``(4, n)`` in the dtype of ``eye``, the 4 x 4 identity:
+    on CPU a matrix product transposes several times faster than a strided
+    copy."""
+    return torch.mm(eye, boxes.to(eye.dtype).t())
+
+
+def _iou_pass(pred: Tensor, target: Tensor, weight: Optional[Tensor],
+              alpha: Optional[Tensor], spec: _Spec, scale: float, jac_p: bool,
+              jac_t: bool):
+    """One chunked pass over the pairs: the output (the loss of each pair,
+    or with ``weight`` the scalar ``scale * sum(weight * loss)``) and the
+    derivatives of the output with respect to ``pred`` and ``target``."""
+    with autocast_off(pred.device):
+        return _iou_chunks(pred, target, weight, alpha, spec, scale, jac_p,
+                           jac_t)
+
+
+def _iou_chunks(pred: Tensor, target: Tensor, weight: Optional[Tensor],
+                alpha: Optional[Tensor], spec: _Spec, scale: float,
+                jac_p: bool, jac_t: bool):
+    dtype = _compute_dtype(pred, target)
+    n = pred.size(0)
+    reduced = weight is not None
+    grads = [
+        pred.new_empty((n, 4), dtype=dtype) if wanted else None
+        for wanted in (jac_p, jac_t)
+    ]
+    loss = None if reduced else pred.new_empty((n, ), dtype=dtype)
+    partial = []
+    eye = torch.eye(4, dtype=dtype, device=pred.device)
+    step = _chunk_size(n, pred.device)
+    for start in range(0, n, step):
+        rows = slice(start, start + step)
+        chunk_alpha = None if alpha is None else alpha[rows].to(dtype)
+        chunk_loss, *jacs = _loss_and_jacobian(pred[rows], target[rows], eye,
+                                               spec, chunk_alpha, jac_p, jac_t)
+        if reduced:
+            w = weight[rows].to(dtype) * scale
+            partial.append(torch.dot(chunk_loss, w))
+        else:
+            loss[rows] = chunk_loss
+        for jac, grad in zip(jacs, grads):
+            if jac is not None:
+                if reduced:
+                    jac *= w
+                # (4, c) -> (c, 4): the identity trick again
+                torch.mm(jac.t(), eye, out=grad[rows])
+    if not reduced:
+        return loss, grads
+    if not partial:
+        return pred.new_zeros((), dtype=dtype), grads
+    return torch.stack(partial).sum(), grads
+
+
+class _IoUFamily(Function):
+    """IoU-family loss of aligned ``'xyxy'`` pairs ``(n, 4)``: the loss of
+    each pair ``(n,)``, or, given per-pair ``weight``, the scalar
+    ``scale * sum(weight * loss)``. The derivatives come out of the forward
+    pass (see :mod:`.precomputed_grad`)."""
+
+    @staticmethod
+    def forward(ctx, pred: Tensor, target: Tensor, weight: Optional[Tensor],
+                alpha: Optional[Tensor], spec: _Spec, want_grad: bool,
+                scale: float) -> Tensor:
+        ctx.args = (spec, scale, want_grad
+                    and ctx.needs_input_grad[0], want_grad
+                    and ctx.needs_input_grad[1])
+        out, ctx.grads = _iou_pass(pred, target, weight, alpha, *ctx.args)
+        ctx.save_for_backward(pred, target, weight, alpha)
+        ctx.dtypes = (pred.dtype, target.dtype)
+        ctx.reduced = weight is not None
+        return out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out: Tensor):
+
+        def recompute():
+            pred, target, weight, alpha = ctx.saved_tensors
+            return _iou_pass(pred, target, weight, alpha, *ctx.args)[1]
+
+        grads = precomputed_backward(ctx, grad_out, ctx.dtypes,
+                                     (lambda g: g) if ctx.reduced else
+                                     (lambda g: g[:, None]), recompute)
+        return grads[0], grads[1], None, None, None, None, None
+
+
+def _check_pairs(pred: Tensor, target: Tensor) -> None:
+    for name, boxes in (('pred', pred), ('target', target)):
+        if not isinstance(boxes, Tensor):
+            raise TypeError(f'{name} must be a torch.Tensor, got '
+                            f'{type(boxes).__name__}')
+        if boxes.dim() == 0 or boxes.size(-1) != 4:
+            raise ValueError(f'{name} boxes must have shape (..., 4), got '
+                             f'{tuple(boxes.shape)}')
+    if pred.shape != target.shape:
+        raise ValueError('pred and target must have the same shape, got '
+                         f'{tuple(pred.shape)} and {tuple(target.shape)}')
+
+
+def _iou_family(pred: Tensor,
+                target: Tensor,
+                spec: _Spec,
+                weight: Optional[Tensor] = None,
+                reduction: str = 'none',
+                avg_factor: Optional[float] = None,
+                loss_weight: float = 1.0,
+                alpha: Optional[Tensor] = None) -> Tensor:
+    _check_pairs(pred, target)
+    check_reduction(reduction)
+    if spec.eps <= 0:
+        raise ValueError(f'eps must be positive, got {spec.eps}')
+    if reduction == 'sum' and avg_factor is not None:
+        raise ValueError('avg_factor can not be used with reduction="sum"')
+    shape = pred.shape[:-1]
+    pred, target = pred.reshape(-1, 4), target.reshape(-1, 4)
+    if alpha is not None:
+        alpha = alpha.detach().reshape(-1)
+    want_grad = torch.is_grad_enabled() and (pred.requires_grad
+                                             or target.requires_grad)
+    if (weight is not None and weight.requires_grad or reduction == 'none'
+            or isinstance(avg_factor, Tensor)):
+        loss = _IoUFamily.apply(pred, target, None, alpha, spec, want_grad,
+                                1.0)
+        loss = weight_reduce_loss(
+            loss.reshape(shape), weight, reduction, avg_factor)
+        return loss * loss_weight if loss_weight != 1 else loss
+    # weighted sum and its scale inside the Function: one pass, and a
+    # backward that is at most one product
+    numel = pred.size(0)
+    if weight is None:
+        weight = pred.new_ones(())
+    try:
+        weight = weight.expand(shape).reshape(-1)
+    except RuntimeError:
+        raise ValueError(f'weight of shape {tuple(weight.shape)} does not '
+                         f'broadcast to the loss shape {tuple(shape)}')
+    scale = float(loss_weight)
+    if avg_factor is not None:
+        scale /= avg_factor + AVG_FACTOR_EPS
+    elif reduction == 'mean' and numel > 0:
+        scale /= numel
+    return _IoUFamily.apply(pred, target, weight, alpha, spec, want_grad,
+                            scale)
+
+
+_REDUCE_ARGS = """
+    Keyword args (all optional; the defaults return the loss of each pair):
+        weight: per-pair weights, broadcastable to the loss shape.
+        reduction: ``'none'``, ``'mean'`` or ``'sum'``; a reduced loss is
+            computed in one pass with its gradient (mmdet's
+            ``weight_reduce_loss`` rules, see :mod:`.reduction`).
+        avg_factor: with ``'mean'``, divide the sum by it instead.
+        loss_weight: factor of the loss, applied in the same pass.
+"""
+
+
+def iou_loss(pred: Tensor,
+             target: Tensor,
+             mode: str = 'log',
+             eps: float = 1e-6,
+             *,
+             weight: Optional[Tensor] = None,
+             reduction: str = 'none',
+             avg_factor: Optional[float] = None,
+             loss_weight: float = 1.0) -> Tensor:
+    r"""IoU loss of aligned ``'xyxy'`` boxes, UnitBox (arXiv:1608.01471).
+
+    Args:
+        pred, target: boxes ``(..., 4)``, ``'xyxy'``.
+        mode: ``'log'``: :math:`-\ln IoU`; ``'linear'``: :math:`1 - IoU`;
+            ``'square'``: :math:`1 - IoU^2`.
+        eps: floor of the union and of the IoU (in every mode, as mmdet).
+
+    Returns:
+        The loss of each pair, shape ``(...)``, or the reduced loss.
+    """
+    if mode not in IOU_MODES:
+        raise ValueError(f'mode must be one of {IOU_MODES}, got {mode!r}')
+    return _iou_family(pred, target, _Spec('iou', mode, eps, None), weight,
+                       reduction, avg_factor, loss_weight)
+
+
+def giou_loss(pred: Tensor,
+              target: Tensor,
+              eps: float = 1e-7,
+              *,
+              weight: Optional[Tensor] = None,
+              reduction: str = 'none',
+              avg_factor: Optional[float] = None,
+              loss_weight: float = 1.0) -> Tensor:
+    r"""GIoU loss :math:`1 - IoU + (C - U) / C` of aligned ``'xyxy'`` boxes
+    (Rezatofighi et al., CVPR 2019, arXiv:1902.09630); in ``[0, 2]``.
+
+    ``eps`` floors the union U and the enclosing area C. Returns the loss of
+    each pair, shape ``(...)``, or the reduced loss.
+    """
+    return _iou_family(pred, target, _Spec('giou', '', eps, None), weight,
+                       reduction, avg_factor, loss_weight)
+
+
+def diou_loss(pred: Tensor,
+              target: Tensor,
+              eps: float = 1e-7,
+              *,
+              weight: Optional[Tensor] = None,
+              reduction: str = 'none',
+              avg_factor: Optional[float] = None,
+              loss_weight: float = 1.0) -> Tensor:
+    r"""DIoU loss :math:`1 - IoU + \rho^2 / c^2` of aligned ``'xyxy'``
+    boxes (Zheng et al., AAAI 2020, arXiv:1911.08287); in ``[0, 2)``.
+
+    ``eps`` floors the union and is added to ``c^2``. Returns the loss of
+    each pair, shape ``(...)``, or the reduced loss.
+    """
+    return _iou_family(pred, target, _Spec('diou', '', eps, None), weight,
+                       reduction, avg_factor, loss_weight)
+
+
+def ciou_loss(pred: Tensor,
+              target: Tensor,
+              eps: float = 1e-7,
+              alpha_iou_threshold: Optional[float] = None,
+              *,
+              weight: Optional[Tensor] = None,
+              reduction: str = 'none',
+              avg_factor: Optional[float] = None,
+              loss_weight: float = 1.0) -> Tensor:
+    r"""CIoU loss :math:`1 - IoU + \rho^2 / c^2 + \alpha v` of aligned
+    ``'xyxy'`` boxes (Zheng et al., AAAI 2020, arXiv:1911.08287).
+
+    :math:`v = \frac{4}{\pi^2}(\arctan\frac{w_t}{h_t} -
+    \arctan\frac{w}{h})^2` and :math:`\alpha = v / ((1 - IoU) + v)`
+    carries no gradient, as in the authors' code, mmdet and torchvision.
+
+    Args:
+        pred, target: boxes ``(..., 4)``, ``'xyxy'``.
+        eps: floor of the union, added to ``c^2``.
+        alpha_iou_threshold: ``None`` (the default here): alpha is never
+            gated, as in the AAAI paper and
+            ``torchvision.ops.complete_box_iou_loss``; ``0.5``: alpha is 0
+            where ``IoU <= 0.5``, as in mmdet's ``ciou_loss`` (and the
+            default of the ``CIoULoss`` module of this package).
+
+    Returns:
+        The loss of each pair, shape ``(...)``, or the reduced loss.
+    """
+    return _iou_family(pred, target, _Spec('ciou', '', eps,
+                                           alpha_iou_threshold), weight,
+                       reduction, avg_factor, loss_weight)
+
+
+for _loss in (iou_loss, giou_loss, diou_loss, ciou_loss):
+    _loss.__doc__ += _REDUCE_ARGS
+
+
+def box_iou(boxes1: Tensor,
+            boxes2: Tensor,
+            mode: str = 'iou',
+            eps: float = 1e-6) -> Tensor:
+    """IoU, GIoU or DIoU of every pair of ``'xyxy'`` boxes, for assigners,
+    NMS and metrics.
+
+    Args:
+        boxes1: ``(N, 4)``; boxes2: ``(M, 4)``.
+        mode: ``'iou'``, ``'giou'`` or ``'diou'`` (IoU minus the normalised
+            squared centre distance, as DIoU-NMS uses it).
+        eps: floor of the union and the enclosing area, added to ``c^2``.
+
+    Returns:
+        ``(N, M)``, in the floating dtype of the inputs (computed in float32
+        for float16 and bfloat16). Differentiable through autograd.
+    """
+    if mode not in PAIRWISE_MODES:
+        raise ValueError(f'mode must be one of {PAIRWISE_MODES}, got '
+                         f'{mode!r}')
+    for name, boxes in (('boxes1', boxes1), ('boxes2', boxes2)):
+        if boxes.dim() != 2 or boxes.size(-1) != 4:
+            raise ValueError(f'{name} must have shape (n, 4), got '
+                             f'{tuple(boxes.shape)}')
+    dtype = _compute_dtype(boxes1, boxes2)
+    out_dtype = torch.promote_types(boxes1.dtype, boxes2.dtype)
+    if not out_dtype.is_floating_point:
+        out_dtype = torch.float32
+    geo = pair_geometry(
+        boxes1.t().to(dtype)[:, :, None],  # (4, N, 1)
+        boxes2.t().to(dtype)[:, None, :],  # (4, 1, M)
+        eps,
+        enclose=mode != 'iou',
+        centres=mode == 'diou')
+    out = geo.iou
+    if mode == 'giou':
+        enclose = (geo.enclose_wh[0] * geo.enclose_wh[1]).clamp(min=eps)
+        out = out - (enclose - geo.union) / enclose
+    elif mode == 'diou':
+        ew, off = geo.enclose_wh, geo.centre_offset
+        diag2 = ew[0] * ew[0] + ew[1] * ew[1] + eps
+        out = out - (off[0] * off[0] + off[1] * off[1]) * 0.25 / diag2
+    return out.to(out_dtype)

@@ -1,0 +1,97 @@
+"""Regression loss modules: ``L1Loss``, ``SmoothL1Loss`` and ``MSELoss``,
+with mmdet's names and arguments, on
+:mod:`mmdet_losses.functional.regression`."""
+from typing import Optional
+
+from torch import Tensor
+
+from mmdet_losses.functional import regression
+from mmdet_losses.registry import MODELS
+from .base import BaseLoss, has_positive
+
+
+def _zero_weight_loss(pred: Tensor, weight: Optional[Tensor]):
+    """mmdet's L1 / smooth L1 shortcut: an all-zero weight gives
+    ``(pred * weight).sum()``, a zero attached to the graph."""
+    if weight is None or has_positive(weight):
+        return None
+    if pred.dim() == weight.dim() + 1:
+        weight = weight.unsqueeze(1)
+    return (pred * weight).sum()
+
+
+@MODELS.register_module()
+class L1Loss(BaseLoss):
+    """L1 loss ``|pred - target|``.
+
+    Args:
+        reduction, loss_weight: see :class:`.BaseLoss`.
+    """
+
+    def forward(self,
+                pred: Tensor,
+                target: Tensor,
+                weight: Optional[Tensor] = None,
+                avg_factor: Optional[float] = None,
+                reduction_override: Optional[str] = None) -> Tensor:
+        zero = _zero_weight_loss(pred, weight)
+        if zero is not None:
+            return zero
+        reduction = self.resolve_reduction(reduction_override)
+        return self.loss_weight * regression.l1_loss(pred, target, weight,
+                                                     reduction, avg_factor)
+
+
+@MODELS.register_module()
+class SmoothL1Loss(BaseLoss):
+    """Smooth L1 loss (Fast R-CNN): quadratic below ``beta``, linear above.
+
+    Args:
+        beta: the threshold, > 0 (1.0 in Fast R-CNN).
+        reduction, loss_weight: see :class:`.BaseLoss`.
+    """
+
+    def __init__(self,
+                 beta: float = 1.0,
+                 reduction: str = 'mean',
+                 loss_weight: float = 1.0):
+        super().__init__(reduction, loss_weight)
+        if beta <= 0:
+            raise ValueError(f'beta must be positive, got {beta}')
+        self.beta = beta
+
+    def forward(self,
+                pred: Tensor,
+                target: Tensor,
+                weight: Optional[Tensor] = None,
+                avg_factor: Optional[float] = None,
+                reduction_override: Optional[str] = None,
+                **kwargs) -> Tensor:
+        zero = _zero_weight_loss(pred, weight)
+        if zero is not None:
+            return zero
+        reduction = self.resolve_reduction(reduction_override)
+        return self.loss_weight * regression.smooth_l1_loss(
+            pred, target, weight, reduction, avg_factor, beta=self.beta)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f', beta={self.beta}'
+
+
+@MODELS.register_module()
+class MSELoss(BaseLoss):
+    """Squared error ``(pred - target)^2``.
+
+    Args:
+        reduction, loss_weight: see :class:`.BaseLoss`.
+    """
+
+    def forward(self,
+                pred: Tensor,
+                target: Tensor,
+                weight: Optional[Tensor] = None,
+                avg_factor: Optional[float] = None,
+                reduction_override: Optional[str] = None) -> Tensor:
+        reduction = self.resolve_reduction(reduction_override)
+        return self.loss_weight * regression.mse_loss(pred, target, weight,
+                                                      reduction, avg_factor)

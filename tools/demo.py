@@ -7,14 +7,10 @@ COCO bbox mAP), then writes ``loss_curve.png`` and ``predictions.png``
 (ground truth beside predictions on validation images) into the work dir.
 """
 import argparse
-import json
 import os.path as osp
-import pickle
 import subprocess
 import sys
 import time
-
-import numpy as np
 
 HERE = osp.dirname(osp.abspath(__file__))
 ROOT = osp.dirname(HERE)
@@ -55,42 +51,6 @@ def last_checkpoint(work_dir: str) -> str:
     return checkpoint
 
 
-def draw_predictions(cfg, predictions_file: str, out_file: str,
-                     num_images: int, score_thr: float) -> str:
-    import cv2
-
-    from mmdet_losses.visualization.plots import plot_detection_grid
-    with open(predictions_file, 'rb') as f:
-        predictions = pickle.load(f)
-    dataset = cfg.test_dataloader.dataset
-    with open(osp.join(dataset.data_root, dataset.ann_file)) as f:
-        coco = json.load(f)
-    category_index = {c['id']: i for i, c in enumerate(coco['categories'])}
-    gts = {}
-    for ann in coco['annotations']:
-        x, y, w, h = ann['bbox']
-        gts.setdefault(ann['image_id'], []).append(
-            ([x, y, x + w, y + h], category_index[ann['category_id']]))
-    samples = []
-    for pred in predictions[:num_images]:
-        image = cv2.imread(pred['img_path'])[..., ::-1]
-        instances = pred['pred_instances']
-        gt = gts.get(pred['img_id'], [])
-        samples.append(
-            dict(
-                image=image,
-                title=osp.basename(pred['img_path']),
-                pred_boxes=instances['bboxes'].numpy(),
-                pred_labels=instances['labels'].numpy(),
-                pred_scores=instances['scores'].numpy(),
-                gt_boxes=np.array([b for b, _ in gt]).reshape(-1, 4),
-                gt_labels=np.array([lb for _, lb in gt], dtype=np.int64)))
-    from mmdet_losses.datasets.synthetic import CLASSES, PALETTE
-    classes = cfg.get('metainfo', {}).get('classes', CLASSES)
-    return plot_detection_grid(
-        samples, out_file, classes, PALETTE, score_thr=score_thr, ncols=2)
-
-
 def main(argv=None):
     args = parse_args(argv)
     start = time.time()
@@ -112,16 +72,20 @@ def main(argv=None):
     from mmengine.config import Config
 
     import mmdet_losses  # noqa: F401
-    from mmdet_losses.visualization.plots import (load_json_log,
-                                                  plot_training_curves)
+    from mmdet_losses.visualization.detections import draw_prediction_file
+    from mmdet_losses.visualization.logs import load_run, plot_curves
     cfg = Config.fromfile(args.config)
-    train_records, val_records = load_json_log(args.work_dir)
-    curve = plot_training_curves({'train': train_records},
-                                 osp.join(args.work_dir, 'loss_curve.png'),
-                                 title=osp.basename(args.config))
-    grid = draw_predictions(cfg, predictions,
-                            osp.join(args.work_dir, 'predictions.png'),
-                            args.num_images, args.score_thr)
+    train_log = load_run(args.work_dir, 'train')
+    val_records = train_log.val
+    curve = plot_curves([train_log],
+                        osp.join(args.work_dir, 'loss_curve.png'),
+                        title=osp.basename(args.config))
+    grid = draw_prediction_file(
+        cfg,
+        predictions,
+        osp.join(args.work_dir, 'predictions.png'),
+        num_images=args.num_images,
+        score_thr=args.score_thr)
     print('\n[demo] done in {:.1f} min'.format((time.time() - start) / 60))
     if val_records:
         final = val_records[-1]

@@ -7,7 +7,6 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
-
 from helpers import ROOT
 
 PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
@@ -76,13 +75,16 @@ def runs(tmp_path):
     log repeats iteration 8, which must win over the first log's.
     """
     ciou = tmp_path / 'ciou'
-    write_log(ciou, '20240101_000000', [
-        train_record(1, 2, 1.0, 5.0),
-        train_record(1, 4, 0.8, 1.0),
-        val_record(1, 0.10),
-        train_record(2, 6, 0.7, 1.0),
-        train_record(2, 8, 99.0, 1.0),  # replaced after the resume
-    ])
+    write_log(
+        ciou,
+        '20240101_000000',
+        [
+            train_record(1, 2, 1.0, 5.0),
+            train_record(1, 4, 0.8, 1.0),
+            val_record(1, 0.10),
+            train_record(2, 6, 0.7, 1.0),
+            train_record(2, 8, 99.0, 1.0),  # replaced after the resume
+        ])
     write_log(ciou, '20240101_010000', [
         train_record(2, 6, 0.7, 4.0),
         train_record(2, 8, 0.6, 2.0),
@@ -106,8 +108,8 @@ def test_plot_curve_of_two_runs(runs, tmp_path):
         out = tool.main([
             'plot_curve',
             str(ciou),
-            str(giou_log), '--legend', 'CIoU', 'GIoU', '--keys',
-            'loss_bbox', 'coco/bbox_mAP', '--out',
+            str(giou_log), '--legend', 'CIoU', 'GIoU', '--keys', 'loss_bbox',
+            'coco/bbox_mAP', '--out',
             str(tmp_path / name), '--title', 'box losses'
         ])
         assert_image(out)
@@ -132,8 +134,8 @@ def test_curves_plot_the_merged_records(runs, tmp_path, monkeypatch):
         str(giou), '--keys', 'loss_bbox', 'coco/bbox_mAP', '--out',
         str(tmp_path / 'x.png')
     ])
-    assert drawn['ciou', 'loss_bbox'] == ([2, 4, 6, 8, 10, 12],
-                                          [1.0, 0.8, 0.7, 0.6, 0.5, 0.4])
+    assert drawn['ciou', 'loss_bbox'] == ([2, 4, 6, 8, 10,
+                                           12], [1.0, 0.8, 0.7, 0.6, 0.5, 0.4])
     assert drawn['ciou', 'coco/bbox_mAP'] == ([1, 2, 3], [0.1, 0.3, 0.25])
     assert drawn['giou', 'coco/bbox_mAP'] == ([3], [0.2])
 

@@ -8,7 +8,6 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 import torch
-
 from helpers import ROOT
 
 PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
@@ -50,8 +49,7 @@ P = torch.tensor([0.01, 0.2, 0.5, 0.8, 0.99], dtype=torch.float64)
 
 
 def test_classification_curves_of_a_positive():
-    from mmdet_losses.visualization.loss_landscape import \
-        classification_curves
+    from mmdet_losses.visualization.loss_landscape import classification_curves
     curves = classification_curves(P, 1.0)
     p = P.numpy()
     loss, grad = (c.numpy() for c in curves['BCE'])
@@ -69,8 +67,7 @@ def test_classification_curves_of_a_positive():
 
 
 def test_classification_curves_of_a_negative_and_a_soft_target():
-    from mmdet_losses.visualization.loss_landscape import \
-        classification_curves
+    from mmdet_losses.visualization.loss_landscape import classification_curves
     p = P.numpy()
     curves = classification_curves(P, 0.0)
     np.testing.assert_allclose(curves['BCE'][0].numpy(), -np.log(1 - p))
@@ -130,8 +127,7 @@ def _unit_square_terms(move, value):
 ])
 def test_regression_curves_against_closed_forms(move, values):
     from mmdet_losses.visualization.loss_landscape import regression_curves
-    curves = regression_curves(move,
-                               torch.tensor(values, dtype=torch.float64))
+    curves = regression_curves(move, torch.tensor(values, dtype=torch.float64))
     for i, value in enumerate(values):
         iou, union, enclose, rho2, diag2 = _unit_square_terms(move, value)
         expected = {
@@ -147,8 +143,8 @@ def test_regression_curves_against_closed_forms(move, values):
         if move == 'offset':
             d = abs(value)
             expected['L1'] = 2 * d
-            expected['SmoothL1 (beta 1)'] = 2 * (0.5 * d * d if d < 1 else
-                                                 d - 0.5)
+            expected['SmoothL1 (beta 1)'] = 2 * (0.5 * d * d if d < 1 else d -
+                                                 0.5)
         elif move == 'scale':
             expected['L1'] = 4 * abs(value - 1) / 2
         for name, target in expected.items():
@@ -158,18 +154,27 @@ def test_regression_curves_against_closed_forms(move, values):
 
 def test_iou_loss_stalls_apart_and_giou_does_not():
     from mmdet_losses.visualization.loss_landscape import regression_curves
-    curves = regression_curves(
-        'offset', torch.tensor([1.5, 2.5], dtype=torch.float64))
+    curves = regression_curves('offset',
+                               torch.tensor([1.5, 2.5], dtype=torch.float64))
     assert (curves['IoU (1 - IoU)'][1] == 0).all()
     for name in ('GIoU', 'DIoU', 'CIoU'):
         assert (curves[name][1] > 1e-3).all(), name
     # L1 moves x1 and x2 by one unit each: gradient norm sqrt(2)
-    torch.testing.assert_close(curves['L1'][1],
-                               torch.full((2, ), math.sqrt(2),
-                                          dtype=torch.float64))
+    torch.testing.assert_close(
+        curves['L1'][1], torch.full((2, ), math.sqrt(2), dtype=torch.float64))
 
 
 def test_unknown_move_is_named():
     from mmdet_losses.visualization.loss_landscape import moved_boxes
     with pytest.raises(ValueError, match="unknown move 'rotate'"):
         moved_boxes('rotate', torch.zeros(1))
+
+
+def test_the_same_figure_gives_the_same_bytes(tmp_path):
+    from mmdet_losses.visualization.loss_landscape import \
+        plot_regression_losses
+    for suffix in ('png', 'svg'):
+        first = plot_regression_losses(str(tmp_path / f'a.{suffix}'))
+        second = plot_regression_losses(str(tmp_path / f'b.{suffix}'))
+        with open(first, 'rb') as a, open(second, 'rb') as b:
+            assert a.read() == b.read(), suffix

@@ -4,8 +4,8 @@ import os.path as osp
 import xml.etree.ElementTree as ET
 
 import pytest
-
 from helpers import ROOT
+
 from mmdet_losses.functional import regression_simulation as sim
 
 PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
@@ -42,14 +42,13 @@ def _row(table, name):
 def test_tool_prints_the_tables_and_writes_the_figures(tmp_path, capsys):
     tool = load_tool('simulate_regression')
     out = tool.main([
-        '--num-centres', '2', '--losses', 'iou', 'giou', 'diou', 'ciou',
-        'l1', '--out-dir',
+        '--num-centres', '2', '--losses', 'giou', 'ciou', 'l1', '--out-dir',
         str(tmp_path), '--prefix', 'small'
     ])
     printed = capsys.readouterr().out
     assert 'l1: the authors\' convention has no rule for it' in printed
     assert set(out['errors']) == {'exact', 'authors'}
-    assert list(out['errors']['authors']) == ['iou', 'giou', 'diou', 'ciou']
+    assert list(out['errors']['authors']) == ['giou', 'ciou']
     assert 'l1' in out['errors']['exact']
     exact_table, authors_table = out['tables']
     assert exact_table in printed and authors_table in printed
@@ -57,11 +56,10 @@ def test_tool_prints_the_tables_and_writes_the_figures(tmp_path, capsys):
     assert '| loss | t = 0 | t = 50 | t = 100 | t = 160 | t = 200 |' in (
         exact_table)
     # the printed numbers are those of the simulation
-    cases = sim.make_cases(2, seed=0)
-    for mode, table in (('exact', exact_table), ('authors', authors_table)):
-        result = sim.simulate(cases, 'giou', mode)
-        expected = [f'{result.error[t]:.3g}' for t in (0, 50, 100, 160, 200)]
-        assert _row(table, 'GIoU') == expected
+    result = sim.simulate(sim.make_cases(2, seed=0), 'giou', 'authors')
+    expected = [f'{result.error[t]:.3g}' for t in (0, 50, 100, 160, 200)]
+    assert _row(authors_table, 'GIoU') == expected
+    assert _row(exact_table, 'L1')[0] == expected[0]
     names = sorted(osp.basename(p) for p in out['files'])
     assert names == [
         'small.npz', 'small_error.png', 'small_error.svg',
@@ -90,6 +88,37 @@ def test_tool_runs_one_mode_and_refuses_bad_input(tmp_path):
     assert list(out['errors']) == ['authors']
     assert len(out['errors']['authors']['diou']) == 6
     assert out['files'] == [str(tmp_path / 'simulation.npz')]
+    # runs of the two modes on the same cases merge into one figure
+    tool.main([
+        '--mode', 'exact', '--num-centres', '1', '--iterations', '5',
+        '--losses', 'diou', 'giou', '--out-dir',
+        str(tmp_path), '--prefix', 'exact', '--no-plot'
+    ])
+    merged = tool.main([
+        '--replot',
+        str(tmp_path / 'simulation.npz'),
+        str(tmp_path / 'exact.npz'), '--out-dir',
+        str(tmp_path)
+    ])
+    assert {
+        m: list(e)
+        for m, e in merged['errors'].items()
+    } == {
+        'authors': ['diou'],
+        'exact': ['diou', 'giou']
+    }
+    assert len(merged['files']) == 3
+    tool.main([
+        '--mode', 'exact', '--num-centres', '2', '--iterations', '5',
+        '--losses', 'diou', '--out-dir',
+        str(tmp_path), '--prefix', 'other', '--no-plot'
+    ])
+    with pytest.raises(ValueError, match='cannot merge them'):
+        tool.main([
+            '--replot',
+            str(tmp_path / 'simulation.npz'),
+            str(tmp_path / 'other.npz')
+        ])
     with pytest.raises(SystemExit):
         tool.main(['--losses', 'focal'])
     with pytest.raises(FileNotFoundError, match='no saved simulation'):

@@ -2,7 +2,6 @@ import os
 import os.path as osp
 import shutil
 import sys
-
 from setuptools import find_packages, setup
 
 HERE = osp.dirname(osp.abspath(__file__))

@@ -1,4 +1,4 @@
-"""Registries of mmdet_losses: children of MMDetection's, scope ``mmdet_losses``.
+"""Registries of mmdet_losses: children of mmdet's, scope ``mmdet_losses``.
 
 A config that sets ``default_scope='mmdet_losses'`` looks a ``type`` up here
 first and falls through to mmdet (then mmengine) for everything this package
@@ -25,15 +25,13 @@ from mmdet.registry import \
 from mmdet.registry import OPTIM_WRAPPERS as MMDET_OPTIM_WRAPPERS
 from mmdet.registry import OPTIMIZERS as MMDET_OPTIMIZERS
 from mmdet.registry import PARAM_SCHEDULERS as MMDET_PARAM_SCHEDULERS
-from mmdet.registry import \
-    RUNNER_CONSTRUCTORS as MMDET_RUNNER_CONSTRUCTORS
+from mmdet.registry import RUNNER_CONSTRUCTORS as MMDET_RUNNER_CONSTRUCTORS
 from mmdet.registry import RUNNERS as MMDET_RUNNERS
 from mmdet.registry import TASK_UTILS as MMDET_TASK_UTILS
 from mmdet.registry import TRANSFORMS as MMDET_TRANSFORMS
 from mmdet.registry import VISBACKENDS as MMDET_VISBACKENDS
 from mmdet.registry import VISUALIZERS as MMDET_VISUALIZERS
-from mmdet.registry import \
-    WEIGHT_INITIALIZERS as MMDET_WEIGHT_INITIALIZERS
+from mmdet.registry import WEIGHT_INITIALIZERS as MMDET_WEIGHT_INITIALIZERS
 from mmengine.registry import Registry
 
 SCOPE = 'mmdet_losses'
@@ -59,8 +57,7 @@ TRANSFORMS = _child('transform', MMDET_TRANSFORMS, 'mmdet_losses.datasets')
 
 # models
 MODELS = _child('model', MMDET_MODELS, 'mmdet_losses.models')
-MODEL_WRAPPERS = _child('model_wrapper', MMDET_MODEL_WRAPPERS,
-                        'mmdet.models')
+MODEL_WRAPPERS = _child('model_wrapper', MMDET_MODEL_WRAPPERS, 'mmdet.models')
 WEIGHT_INITIALIZERS = _child('weight initializer', MMDET_WEIGHT_INITIALIZERS,
                              'mmdet.models')
 TASK_UTILS = _child('task util', MMDET_TASK_UTILS,
@@ -82,5 +79,4 @@ EVALUATOR = _child('evaluator', MMDET_EVALUATOR, 'mmdet_losses.evaluation')
 VISUALIZERS = _child('visualizer', MMDET_VISUALIZERS,
                      'mmdet_losses.visualization')
 VISBACKENDS = _child('vis_backend', MMDET_VISBACKENDS, 'mmdet.visualization')
-LOG_PROCESSORS = _child('log_processor', MMDET_LOG_PROCESSORS,
-                        'mmdet.engine')
+LOG_PROCESSORS = _child('log_processor', MMDET_LOG_PROCESSORS, 'mmdet.engine')

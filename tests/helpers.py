@@ -20,6 +20,11 @@ def iter_datasets(dataloader_cfg):
     yield dataset
 
 
+# generated datasets other than the synthetic shapes: each lives in its own
+# directory beside the ``data_root`` given to shrink_config
+GENERATED_BESIDE = {'SyntheticRotatedDataset': 'synthetic_rotated'}
+
+
 def shrink_config(cfg: Config,
                   work_dir: str,
                   data_root: str,
@@ -39,6 +44,10 @@ def shrink_config(cfg: Config,
         for dataset in iter_datasets(loader):
             old_root = dataset.get('data_root', old_root)
             dataset.data_root = data_root
+            if dataset.get('type') in GENERATED_BESIDE:
+                dataset.data_root = osp.join(
+                    osp.dirname(data_root.rstrip('/')),
+                    GENERATED_BESIDE[dataset.type]) + '/'
             if 'generate' in dataset:
                 dataset.generate = dict(
                     dataset.generate, num_train=num_train, num_val=num_val)
@@ -52,6 +61,9 @@ def shrink_config(cfg: Config,
     test_cfg = cfg.model.get('test_cfg') or {}
     if 'score_thr' in test_cfg:
         test_cfg.score_thr = 0.0
+    # ... but few enough that a rotated NMS (quadratic in boxes) stays cheap
+    if test_cfg.get('nms', {}).get('type') == 'nms_rotated':
+        test_cfg.nms_pre = min(test_cfg.get('nms_pre', 100), 100)
     cfg.train_cfg.max_epochs = max_epochs
     cfg.train_cfg.val_interval = max_epochs
     cfg.default_hooks.logger.interval = 1

@@ -17,7 +17,10 @@ class RecordLossesHook(Hook):
         self.iterations = iterations
         self.records = []
 
-    def after_train_iter(self, runner, batch_idx, data_batch=None,
+    def after_train_iter(self,
+                         runner,
+                         batch_idx,
+                         data_batch=None,
                          outputs=None):
         if len(self.records) >= self.iterations:
             return

@@ -82,8 +82,8 @@ def _add_tta(cfg):
                             dict(
                                 type='PackDetInputs',
                                 meta_keys=('img_id', 'img_path', 'ori_shape',
-                                           'img_shape', 'scale_factor',
-                                           'flip', 'flip_direction'))
+                                           'img_shape', 'scale_factor', 'flip',
+                                           'flip_direction'))
                         ]])
     cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
     cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline

@@ -37,7 +37,8 @@ model = dict(
         num_convs=2,
         loss=dict(type='YOLOv1Loss', lambda_coord=5.0, lambda_noobj=0.5)),
     test_cfg=dict(
-        score_thr=0.01, nms=dict(type='nms', iou_threshold=0.5),
+        score_thr=0.01,
+        nms=dict(type='nms', iou_threshold=0.5),
         max_per_img=100))
 
 max_epochs = 24

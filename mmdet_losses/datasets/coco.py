@@ -53,15 +53,17 @@ class CocoDataset(MMDetCocoDataset):
         checker = self._checker
         where = f"image id {img_info.get('img_id')}"
         size = as_finite_numbers(
-            [img_info.get('width'), img_info.get('height')], 2)
+            [img_info.get('width'),
+             img_info.get('height')], 2)
         if size is None or min(size) <= 0:
-            checker.problem(where, 'missing or invalid width/height',
-                            f"{img_info.get('width')} x "
-                            f"{img_info.get('height')}")
+            checker.problem(
+                where, 'missing or invalid width/height',
+                f"{img_info.get('width')} x "
+                f"{img_info.get('height')}")
             return None
         if self.check_image_files:
-            path = osp.join(self.data_prefix.get('img', ''),
-                            img_info.get('file_name', ''))
+            path = osp.join(
+                self.data_prefix.get('img', ''), img_info.get('file_name', ''))
             if not osp.isfile(path):
                 checker.problem(where, 'image file not found', path)
                 return None
@@ -87,5 +89,4 @@ class CocoDataset(MMDetCocoDataset):
                                 f"category_id {ann.get('category_id')!r}")
                 continue
             kept.append(ann)
-        return super().parse_data_info(
-            dict(raw_data_info, raw_ann_info=kept))
+        return super().parse_data_info(dict(raw_data_info, raw_ann_info=kept))

@@ -10,15 +10,15 @@ Image ``i`` of a split is drawn from its own random stream,
 ``numpy.random.default_rng([seed, split, i])``, so the same arguments give
 the same bytes, and adding images does not change the earlier ones.
 """
-import fcntl
 import json
 import os
 import os.path as osp
-import shutil
 from typing import Dict, List, Tuple
 
 import cv2
 import numpy as np
+
+from .generation import write_once
 
 CLASSES = ('rectangle', 'ellipse', 'triangle', 'cross')
 PALETTE = [(220, 20, 60), (0, 130, 200), (60, 180, 75), (245, 130, 48)]
@@ -125,9 +125,9 @@ def draw_image(rng: np.random.Generator, size: int, max_objects: int,
         region[mask] = (color + shade)[mask]
         # the tight box of the drawn pixels (amodal: occluders come later)
         ys, xs = np.nonzero(mask)
-        tight = np.array(
-            [x0 + xs.min(), y0 + ys.min(), x0 + xs.max() + 1,
-             y0 + ys.max() + 1], np.float64)
+        tight = np.array([
+            x0 + xs.min(), y0 + ys.min(), x0 + xs.max() + 1, y0 + ys.max() + 1
+        ], np.float64)
         boxes.append(tight)
         objects.append(dict(bbox=tight.tolist(), label=label))
     return np.clip(np.rint(image), 0, 255).astype(np.uint8), objects
@@ -187,8 +187,8 @@ def generate_synthetic_coco(root: str,
 
     Layout: ``{train,val}/NNNNNN.png`` and ``annotations/{train,val}.json``
     (COCO, category ids from 1), plus ``meta.json`` with the arguments.
-    Safe to call from several processes at once: one writes, in a temporary
-    directory renamed into place, while the others wait.
+    Safe to call from several processes at once
+    (:func:`~.generation.write_once`).
 
     Returns:
         ``root``.
@@ -206,37 +206,14 @@ def generate_synthetic_coco(root: str,
         seed=seed)
     if min_size < 2 or 2 * min_size > img_size:
         raise ValueError(f'min_size={min_size} must lie in [2, img_size/2]')
-    root = osp.abspath(root)
-    os.makedirs(osp.dirname(root), exist_ok=True)
-    with open(root.rstrip('/') + '.lock', 'w') as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        meta_file = osp.join(root, 'meta.json')
-        if osp.isfile(meta_file):
-            with open(meta_file) as f:
-                existing = json.load(f)
-            if existing != meta:
-                raise ValueError(
-                    f'{root} holds a synthetic dataset made with {existing}, '
-                    f'not the requested {meta}: delete that directory or '
-                    'choose another data_root.')
-            return root
-        if osp.exists(root) and os.listdir(root):
-            raise ValueError(
-                f'{root} exists and is not a synthetic dataset of this '
-                'package (no meta.json): choose another data_root.')
-        if verbose:
-            print(f'Writing the synthetic shapes dataset ({num_train} train '
-                  f'+ {num_val} val images, seed {seed}) to {root} ...',
-                  flush=True)
-        tmp = root.rstrip('/') + f'.tmp-{os.getpid()}'
-        shutil.rmtree(tmp, ignore_errors=True)
-        for split_id, (split, count) in enumerate(
-                zip(SPLITS, (num_train, num_val))):
+
+    def write(tmp: str) -> None:
+        for split_id, (split,
+                       count) in enumerate(zip(SPLITS, (num_train, num_val))):
             _write_split(tmp, split, split_id, count, seed, img_size,
                          max_objects, min_size)
-        with open(osp.join(tmp, 'meta.json'), 'w') as f:
-            json.dump(meta, f, sort_keys=True, indent=1)
-        if osp.exists(root):
-            os.rmdir(root)
-        os.rename(tmp, root)
-    return root
+
+    description = (f'synthetic shapes dataset ({num_train} train + '
+                   f'{num_val} val images, seed {seed})')
+    return write_once(root, meta, write, 'synthetic dataset', description,
+                      verbose)

@@ -19,7 +19,9 @@ POLICIES = ('error', 'skip')
 class AnnotationChecker:
     """Collects the problems found while loading one annotation source."""
 
-    def __init__(self, source: str, policy: str = 'error',
+    def __init__(self,
+                 source: str,
+                 policy: str = 'error',
                  max_examples: int = 3):
         if policy not in POLICIES:
             raise ValueError(f'bad_annotations must be one of {POLICIES}, '
@@ -76,8 +78,8 @@ def box_problem(x1: float, y1: float, x2: float, y2: float,
     if x2 <= x1 or y2 <= y1:
         return ('zero or negative size',
                 f'box [{x1:g}, {y1:g}, {x2:g}, {y2:g}]')
-    if width is not None and height is not None and (
-            x2 <= 0 or y2 <= 0 or x1 >= width or y1 >= height):
+    if width is not None and height is not None and (x2 <= 0 or y2 <= 0 or x1
+                                                     >= width or y1 >= height):
         return ('box outside the image',
                 f'box [{x1:g}, {y1:g}, {x2:g}, {y2:g}] in a '
                 f'{width:g} x {height:g} image')

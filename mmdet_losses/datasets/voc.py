@@ -82,6 +82,6 @@ class VOCDataset(MMDetVOCDataset):
             return ('bndbox without ' + ', '.join(missing), f'class {name!r}')
         values = as_finite_numbers([box.findtext(f) for f in BOX_FIELDS], 4)
         if values is None:
-            return ('non-numeric bndbox',
-                    ', '.join(f'{f}={box.findtext(f)!r}' for f in BOX_FIELDS))
+            return ('non-numeric bndbox', ', '.join(f'{f}={box.findtext(f)!r}'
+                                                    for f in BOX_FIELDS))
         return box_problem(*values, width, height)

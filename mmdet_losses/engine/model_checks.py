@@ -14,7 +14,8 @@ from mmengine.logging import print_log
 
 IOU_FAMILY = ('IoULoss', 'GIoULoss', 'DIoULoss', 'CIoULoss', 'EIoULoss',
               'SIoULoss', 'BoundedIoULoss', 'PIoULoss')
-RESIZE_TYPES = ('Resize', 'RandomResize', 'RandomChoiceResize', 'FixScaleResize')
+RESIZE_TYPES = ('Resize', 'RandomResize', 'RandomChoiceResize',
+                'FixScaleResize')
 
 
 def _class_names(obj) -> Iterable[str]:
@@ -27,8 +28,8 @@ def _honours_reg_decoded_bbox(head) -> bool:
     from mmdet.models.dense_heads import AnchorHead
     from mmdet.models.roi_heads.bbox_heads import BBoxHead
     if isinstance(head, AnchorHead):
-        return (type(head).loss_by_feat_single is
-                AnchorHead.loss_by_feat_single)
+        return (type(head).loss_by_feat_single
+                is AnchorHead.loss_by_feat_single)
     return isinstance(head, BBoxHead)
 
 
@@ -121,8 +122,8 @@ def check_dfl_range(model, cfg) -> None:
         strides = getattr(generator, 'strides', None)
         if not strides:
             continue
-        largest = max(max(s) if isinstance(s, (tuple, list)) else s
-                      for s in strides)
+        largest = max(
+            max(s) if isinstance(s, (tuple, list)) else s for s in strides)
         interval = getattr(module, 'dfl_interval', 1.0)
         reach = module.reg_max * interval * largest
         if side / 2 > reach:

@@ -12,7 +12,6 @@ from ..registry import RUNNERS
 from ..utils.config import rescope_to_default
 from .model_checks import check_detector
 
-
 MMENGINE_DEFAULT_HOOKS = ('runtime_info', 'timer', 'sampler_seed', 'logger',
                           'param_scheduler', 'checkpoint')
 
@@ -32,8 +31,11 @@ class Runner(MMEngineRunner):
         # mmengine accepts `name=None` only for its own default hooks; let
         # it switch off ours (e.g. `default_hooks.nonfinite=None`) too
         if hooks is not None:
-            hooks = {k: v for k, v in hooks.items() if v is not None or k in
-                     MMENGINE_DEFAULT_HOOKS}
+            hooks = {
+                k: v
+                for k, v in hooks.items()
+                if v is not None or k in MMENGINE_DEFAULT_HOOKS
+            }
         super().register_default_hooks(hooks)
 
     def setup_env(self, env_cfg: dict) -> None:

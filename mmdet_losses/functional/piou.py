@@ -32,39 +32,47 @@ Design:
   is bounded (``|d/du K| <= k / 4``) and zero-size boxes, coincident
   centres and any angle give finite gradients.
 * No image-size or row limit: the pixels of a pair come from the pair's own
-  hull (the official kernel stops at row 1000).
-* Memory does not grow with box size. All (pair, pixel) terms are numbered
-  in one flat sequence and processed ``chunk_pixels`` at a time, so the
-  temporaries of one chunk are the only per-pixel memory. The backward
-  recomputes each chunk instead of storing it, with the analytic derivatives
-  below (a custom autograd Function), so training memory is bounded too.
+  hull (the official kernel stops at row 1000). Only windows beyond
+  ``max_hull_pixels`` (4096 x 4096 by default, far beyond any object of a
+  1024 px DOTA patch) are sampled on a coarser grid instead of pixel by
+  pixel, so that a diverged prediction costs bounded time.
+* Memory does not grow with box size. The pixels of all pairs are computed
+  in blocks of about ``chunk_pixels`` (rows of pairs whose windows have
+  similar widths, side by side, so that the work is broadcasting between
+  per-row and per-column vectors). Alongside its three sums, the forward
+  accumulates their derivatives with respect to the ten box parameters of
+  the pair (the analytic derivatives below, in a custom autograd Function);
+  the backward only combines those. Nothing per pixel outlives its block
+  and no pixel is computed twice.
 * Sums are accumulated in float64; per-pixel terms use the input dtype
-  (float32 for half precision inputs).
+  (float32 for half precision inputs). Kernel values below 1/64 of the
+  dtype's epsilon are rounded up to that floor (float32: 2e-9), which keeps
+  products of memberships out of the slow denormal range.
 
-The derivatives used by the backward, with ``a = k (w/2 - |u|)``,
-``b = k (h/2 - |v|)``, ``F = sigmoid(a) sigmoid(b)`` and an upstream
-gradient ``g`` on F:
+The derivatives, with ``Ku = sigmoid(k (w/2 - |u|))``,
+``Kv = sigmoid(k (h/2 - |v|))``, ``F = Ku Kv`` and the angle ``t``:
 
     dF/dw = k/2 F (1 - Ku),   dF/du = -k F (1 - Ku) sign(u),  (v, h alike)
-    du/dcx = -cos, du/dcy = -sin, du/da = v,
-    dv/dcx = sin,  dv/dcy = -cos, dv/da = -u.
+    du/dcx = -cos t, du/dcy = -sin t, du/dt = v,
+    dv/dcx = sin t,  dv/dcy = -cos t, dv/dt = -u.
 """
+import math
 from typing import Optional, Tuple
 
 import torch
 from torch import Tensor
 
-__all__ = ['pixel_hull', 'pixel_overlaps', 'piou', 'piou_loss']
+__all__ = ['pixel_hull', 'pixel_overlaps', 'pixel_iou', 'piou_loss']
 
-#: default number of (pair, pixel) terms computed at once: about 40 MB of
-#: float32 temporaries in the backward.
+#: default number of (pair, pixel) terms computed at once: some 20 float32
+#: arrays of this size live at a time (about 20 MB).
 CHUNK_PIXELS = 1 << 18
-#: default largest hull of one pair, in pixels (a 4096 x 4096 hull):
-#: larger hulls are an error, not hours of work on a diverged prediction.
+#: default largest window of one pair computed pixel by pixel (4096 x 4096);
+#: larger ones, from diverged predictions, are sampled (pixel_overlaps).
 MAX_HULL_PIXELS = 1 << 24
 
-_UNIONS = ('soft', 'hard')
-_MODES = ('log', 'linear', 'official')
+UNIONS = ('soft', 'hard')
+MODES = ('log', 'linear', 'official')
 
 
 def _check_pairs(pred: Tensor, target: Tensor) -> None:
@@ -120,188 +128,299 @@ def pixel_hull(pred: Tensor, target: Tensor) -> Tuple[Tensor, ...]:
     return x0.long(), y0.long(), nx.long(), ny.long()
 
 
-def _box_table(boxes: Tensor, x0: Tensor, y0: Tensor,
+def _box_table(boxes: Tensor, x0: Tensor, y0: Tensor, stride: Tensor,
                dtype: torch.dtype) -> Tensor:
-    """Per-box constants of the membership: ``(6, N)`` rows ``cos, sin,
-    u0, v0, w/2, h/2``; ``(u0, v0)`` are the box-axis coordinates of the
-    first pixel centre ``(x0 + 0.5, y0 + 0.5)``, computed in float64 so that
-    ``u = u0 + i cos + j sin`` loses nothing to large image coordinates."""
+    """Per-box constants of the membership, ``(6, N)``: the steps of
+    ``(u, v)`` per sampled column ``(s cos, s sin)`` (``s`` the pair's
+    sampling stride, 1 but for oversized windows), ``u0, v0, w/2, h/2``.
+    ``(u0, v0)`` are the box-axis coordinates of the pair's first pixel
+    centre ``(x0 + 0.5, y0 + 0.5)``, computed in float64, so that
+    ``u = u0 + i s cos + j s sin`` loses nothing to large image
+    coordinates."""
     b = boxes.double()
     cos, sin = b[:, 4].cos(), b[:, 4].sin()
     dx = x0.double() + 0.5 - b[:, 0]
     dy = y0.double() + 0.5 - b[:, 1]
     u0 = dx * cos + dy * sin
     v0 = dy * cos - dx * sin
-    return torch.stack((cos, sin, u0, v0, 0.5 * b[:, 2], 0.5 * b[:, 3]),
-                       dim=0).to(dtype)
+    return torch.stack(
+        (cos * stride, sin * stride, u0, v0, 0.5 * b[:, 2], 0.5 * b[:, 3]),
+        dim=0).to(dtype)
 
 
-def _membership(table: Tensor, col: Tensor, row: Tensor,
-                k: float) -> Tuple[Tensor, ...]:
-    """Soft membership of pixels ``(col, row)`` (offsets from the pair's
-    first pixel) in the boxes of ``table`` (gathered per pixel).
+def _kernels(table: Tensor, row: Tensor, col0: Tensor, col: Tensor, k: float,
+             inplace: bool) -> Tuple[Tensor, ...]:
+    """Kernel values of a block of pixel rows in one box.
 
-    Returns ``F, Ku, Kv, u, v``."""
-    cos, sin, u0, v0, half_w, half_h = table
-    u = u0 + col * cos + row * sin
-    v = v0 - col * sin + row * cos
-    ku = torch.sigmoid(k * (half_w - u.abs()))
-    kv = torch.sigmoid(k * (half_h - v.abs()))
-    return ku * kv, ku, kv, u, v
+    Args:
+        table (Tensor): ``(6, R)`` box constants (:func:`_box_table`) of
+            the pair each row belongs to.
+        row, col0 (Tensor): ``(R,)`` offsets of each row, and of its first
+            pixel, from the pair's first pixel, in samples.
+        col (Tensor): ``(W,)`` column offsets ``0 .. W-1`` within a row.
+        inplace (bool): reuse buffers (no autograd through the result).
+
+    Returns:
+        tuple[Tensor]: ``Ku, Kv, u, v``, each ``(R, W)``; the membership is
+        ``F = Ku Kv``.
+    """
+    cos, sin, u0, v0, half_w, half_h = (t[:, None] for t in table)
+    row, col0 = row[:, None], col0[:, None]
+    u = torch.addcmul(u0 + row * sin + col0 * cos, cos, col)
+    v = torch.addcmul(v0 + row * cos - col0 * sin, sin, col, value=-1)
+    # Far from a box the kernel is rounded up to eps/64 of the dtype (for
+    # float32, k (s - d) >= -20: 2e-9), below the resolution of any sum.
+    # Without the floor, products of memberships fall into the denormal
+    # range, where a CPU computes several times slower.
+    floor = math.log(torch.finfo(u.dtype).eps / 64)
+    out = []
+    for half, coord in ((half_w, u), (half_h, v)):
+        arg = torch.add(k * half, coord.abs(), alpha=-k)
+        out.append(
+            arg.clamp_(min=floor).sigmoid_() if inplace else arg.clamp(
+                min=floor).sigmoid())
+    return out[0], out[1], u, v
+
+
+def _row_width(nx: Tensor) -> Tensor:
+    """Row length of the blocks a pair's pixels go to: nx rounded up to a
+    multiple of 2**(floor(log2 nx) - 2), i.e. 4 widths per octave, so rows
+    of similar pairs share a block with under 25% padding."""
+    exponent = torch.floor(torch.log2(nx.double())).long()
+    step = torch.pow(2, (exponent - 2).clamp(min=0))
+    return (nx + step - 1) // step * step
+
+
+def _sampling_stride(nx: Tensor, ny: Tensor, max_pixels: int) -> Tensor:
+    """The smallest stride ``s >= 1`` per pair with
+    ``ceil(nx / s) ceil(ny / s) <= max_pixels``."""
+    stride = torch.sqrt(
+        (nx * ny).double() / max_pixels).ceil().long().clamp(min=1)
+    while True:
+        over = ((nx + stride - 1) // stride) * (
+            (ny + stride - 1) // stride) > max_pixels
+        if not bool(over.any()):
+            return stride
+        stride = stride + over.long()
 
 
 class _Plan:
-    """The flat numbering of all (pair, pixel) terms, cut into chunks."""
+    """Blocks of pixel rows, about ``chunk_pixels`` pixels each.
+
+    A pair's window is ``ny`` rows of ``nx`` pixels (sampled every
+    ``stride`` pixels where it exceeds ``max_hull_pixels``; then ``nx, ny``
+    count samples). Pairs are grouped by row width (:func:`_row_width`); a
+    block holds whole rows of one group, padded to the group's width, so
+    that the per-pixel work is plain broadcasting between per-row and
+    per-column vectors. Rows wider than ``chunk_pixels`` are cut into
+    pieces.
+    """
 
     def __init__(self, pred: Tensor, target: Tensor,
                  chunk_pixels: Optional[int], max_hull_pixels: Optional[int]):
         if chunk_pixels is not None and chunk_pixels < 1:
             raise ValueError(f'chunk_pixels must be >= 1, got {chunk_pixels}')
         x0, y0, nx, ny = pixel_hull(pred, target)
-        counts = nx * ny
-        if max_hull_pixels is not None and counts.numel():
-            worst = int(counts.argmax())
-            if int(counts[worst]) > max_hull_pixels:
-                raise ValueError(
-                    f'pair {worst} needs a hull of {int(nx[worst])} x '
-                    f'{int(ny[worst])} pixels, more than max_hull_pixels='
-                    f'{max_hull_pixels}: pred {pred[worst].tolist()}, '
-                    f'target {target[worst].tolist()} (cx, cy, w, h, angle).'
-                    f' Raise max_hull_pixels (or pass None) if boxes this '
-                    f'large are expected.')
+        self.stride = torch.ones_like(nx)
+        if max_hull_pixels is not None:
+            if max_hull_pixels < 1:
+                raise ValueError(f'max_hull_pixels must be >= 1, got '
+                                 f'{max_hull_pixels}')
+            self.stride = _sampling_stride(nx, ny, max_hull_pixels)
+            nx = (nx + self.stride - 1) // self.stride
+            ny = (ny + self.stride - 1) // self.stride
         self.x0, self.y0, self.nx = x0, y0, nx
-        self.ends = counts.cumsum(0)
-        self.starts = self.ends - counts
-        self.total = int(self.ends[-1]) if counts.numel() else 0
-        # None: one chunk holding every term
-        self.chunk = max(int(chunk_pixels or self.total), 1)
-        # pairs each chunk touches, found once (one host sync in all)
-        bounds = torch.arange(
-            0, self.total, self.chunk, device=counts.device)
-        first = torch.searchsorted(self.ends, bounds, right=True)
-        last = torch.searchsorted(
-            self.ends, (bounds + self.chunk).clamp(max=self.total) - 1,
-            right=True)
-        self.chunks = list(zip(bounds.tolist(), first.tolist(), last.tolist()))
+        self.chunk = chunk_pixels
+        width = _row_width(nx)
+        if chunk_pixels is not None:
+            width = width.clamp(max=chunk_pixels)
+        self.pieces = (nx + width - 1) // width  # per row
+        self.groups = []
+        for w in torch.unique(width).tolist():
+            pairs = (width == w).nonzero()[:, 0]
+            num_rows = ny[pairs] * self.pieces[pairs]
+            ends = num_rows.cumsum(0)
+            self.groups.append((w, pairs, ends - num_rows, ends))
 
     def __iter__(self):
-        """Yield ``(p0, p1, pair, col, row)``: the chunk's pairs
-        ``[p0, p1)``, and for each term its pair (relative to p0) and its
-        pixel offsets in the pair's window (float64)."""
-        for start, p0, last in self.chunks:
-            p1 = last + 1
-            end = min(start + self.chunk, self.total)
-            lo = self.starts[p0:p1].clamp(min=start)
-            hi = self.ends[p0:p1].clamp(max=end)
-            pair = torch.repeat_interleave(
-                torch.arange(p1 - p0, device=lo.device), hi - lo)
-            local = torch.arange(start, end, device=lo.device, dtype=torch.float64)
-            local -= self.starts[p0:p1].double()[pair]
-            nx = self.nx[p0:p1].double()[pair]
-            # exact in float64: local < 2**53 and (local + 0.5) / nx stays
-            # at least 0.5 / nx away from an integer
-            row = torch.floor((local + 0.5) / nx)
-            col = local - row * nx
-            yield p0, p1, pair, col, row
+        """Yield ``(pair, row, col0, valid, width)`` per block: for each of
+        its R row pieces the pair, the row and first-column offsets (float64,
+        ``(R,)``), the number of real pixels, and the block's width."""
+        for width, pairs, starts, ends in self.groups:
+            total = int(ends[-1])
+            step = total if self.chunk is None else max(1, self.chunk // width)
+            bounds = torch.arange(0, total, step, device=ends.device)
+            first = torch.searchsorted(ends, bounds, right=True).tolist()
+            last = torch.searchsorted(
+                ends, (bounds + step).clamp(max=total) - 1,
+                right=True).tolist()
+            for start, p0, p1 in zip(bounds.tolist(), first, last):
+                p1 += 1
+                end = min(start + step, total)
+                lo = starts[p0:p1].clamp(min=start)
+                hi = ends[p0:p1].clamp(max=end)
+                which = torch.repeat_interleave(
+                    torch.arange(p1 - p0, device=lo.device), hi - lo)
+                pair = pairs[p0:p1][which]
+                local = torch.arange(start, end, device=lo.device)
+                local -= starts[p0:p1][which]
+                pieces = self.pieces[pair]
+                row = torch.div(local, pieces, rounding_mode='floor')
+                col0 = (local - row * pieces) * width
+                valid = (self.nx[pair] - col0).clamp(max=width)
+                yield pair, row.double(), col0.double(), valid, width
 
 
-def _segment_sum(values: Tensor, pair: Tensor, n: int) -> Tensor:
-    """Sum the rows of ``values`` (terms x C) per pair, in float64."""
-    out = values.new_zeros((n, values.size(1)), dtype=torch.float64)
-    return out.index_add_(0, pair, values.double())
+def _padding_mask(valid: Tensor, col: Tensor) -> Optional[Tensor]:
+    """``(R, W)`` 1 on the real pixels of each row, 0 on the padding; None
+    when no row is padded."""
+    if not bool((valid < col.numel()).any()):
+        return None
+    return (col < valid[:, None].to(col.dtype)).to(col.dtype)
+
+
+def _compute_dtype(boxes: Tensor) -> torch.dtype:
+    # float64 stays; half precision sums of large boxes would overflow
+    return torch.float64 if boxes.dtype == torch.float64 else torch.float32
 
 
 class _PixelOverlaps(torch.autograd.Function):
     """``(I, A, A')``: intersection and soft areas summed over the pixels,
-    chunked, with the analytic backward of the module docstring."""
+    block by block.
+
+    The backward needs, per pair, only the derivatives of these three sums
+    with respect to the ten box parameters; the forward accumulates them
+    alongside the sums (the analytic derivatives of the module docstring),
+    so no pixel is kept and none is computed twice.
+
+    Per box, with the weight ``w = F`` (for its area) or ``w = F F'`` (for
+    the intersection), the pixel sums ``k w (1 - Ku)``, ``k w (1 - Kv)``,
+    the same times ``sign(u)``, ``sign(v)``, and ``k w ((1 - Ku) sign(u) v
+    - (1 - Kv) sign(v) u)`` give the gradient through :func:`_finish`.
+    """
 
     @staticmethod
     def forward(ctx, pred: Tensor, target: Tensor, k: float, chunk: int,
                 max_hull: Optional[int]) -> Tuple[Tensor, Tensor, Tensor]:
-        dtype = pred.dtype if pred.dtype == torch.float64 else torch.float32
+        need = ctx.needs_input_grad[:2]
+        dtype = _compute_dtype(pred)
         plan = _Plan(pred, target, chunk, max_hull)
         tables = [
-            _box_table(b, plan.x0, plan.y0, dtype) for b in (pred, target)
+            _box_table(b, plan.x0, plan.y0, plan.stride, dtype)
+            for b in (pred, target)
         ]
-        sums = pred.new_zeros((pred.size(0), 3), dtype=torch.float64)
-        for p0, p1, pair, col, row in plan:
-            col, row = col.to(dtype), row.to(dtype)
-            f1 = _membership(tables[0][:, p0:p1][:, pair], col, row, k)[0]
-            f2 = _membership(tables[1][:, p0:p1][:, pair], col, row, k)[0]
-            terms = torch.stack((f1 * f2, f1, f2), dim=1)
-            sums[p0:p1] += _segment_sum(terms, pair, p1 - p0)
-        ctx.save_for_backward(pred, target)
-        ctx.k, ctx.chunk, ctx.max_hull = k, chunk, max_hull
-        out = sums.to(dtype)
-        return out[:, 0], out[:, 1], out[:, 2]
+        n = pred.size(0)
+        sums = pred.new_zeros((n, 3), dtype=torch.float64)
+        # per box: (area, intersection) x (P_u, P_v, S_u, S_v, T)
+        jacobians = [
+            pred.new_zeros((n, 2, 5), dtype=torch.float64) if need[b] else None
+            for b in range(2)
+        ]
+        for pair, row, col0, valid, width in plan:
+            col = torch.arange(width, device=pair.device, dtype=dtype)
+            row, col0 = row.to(dtype), col0.to(dtype)
+            kernels = [
+                _kernels(t.index_select(1, pair), row, col0, col, k, True)
+                for t in tables
+            ]
+            # rows of F, F' and F F', side by side for batched row sums
+            weights = torch.empty((len(pair), 3, width),
+                                  dtype=dtype,
+                                  device=pair.device)
+            for b, (ku, kv, _, _) in enumerate(kernels):
+                torch.mul(ku, kv, out=weights[:, b])
+            mask = _padding_mask(valid, col)
+            if mask is not None:
+                weights[:, :2] *= mask[:, None]
+            torch.mul(weights[:, 0], weights[:, 1], out=weights[:, 2])
+            sums.index_add_(0, pair, weights.sum(2).double())
+            for b, (ku, kv, u, v) in enumerate(kernels):
+                if need[b]:
+                    own = weights[:, 0::2] if b == 0 else weights[:, 1:]
+                    rows = _jacobian_rows(own, ku, kv, u, v)  # F and F F'
+                    jacobians[b].index_add_(0, pair, rows.double())
+        # a sample of a strided window stands for stride**2 pixels
+        area = plan.stride.double().pow(2)
+        sums *= area[:, None]
+        jacobians = [
+            j * area[:, None, None] for j in jacobians if j is not None
+        ]
+        ctx.k = k
+        ctx.save_for_backward(pred, target, *jacobians)
+        out = sums.to(dtype)  # columns: F, F', F F'
+        return out[:, 2], out[:, 0], out[:, 1]
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, g_inter: Tensor, g_area1: Tensor, g_area2: Tensor):
-        pred, target = ctx.saved_tensors
-        need = ctx.needs_input_grad[:2]
+        pred, target, *saved = ctx.saved_tensors
         grads = [None, None]
-        if not any(need) or pred.size(0) == 0:
-            return None, None, None, None, None
-        k = ctx.k
-        dtype = pred.dtype if pred.dtype == torch.float64 else torch.float32
-        plan = _Plan(pred, target, ctx.chunk, ctx.max_hull)
-        tables = [
-            _box_table(b, plan.x0, plan.y0, dtype) for b in (pred, target)
-        ]
-        upstream = torch.stack((g_inter, g_area1, g_area2)).to(dtype)
-        # per box: sums of dL/d(w/2), dL/d(h/2), dL/du, dL/dv, dL/dangle
-        sums = [
-            pred.new_zeros((pred.size(0), 5), dtype=torch.float64)
-            for _ in range(2)
-        ]
-        for p0, p1, pair, col, row in plan:
-            col, row = col.to(dtype), row.to(dtype)
-            g_i, g_a1, g_a2 = upstream[:, p0:p1][:, pair]
-            mem = [
-                _membership(t[:, p0:p1][:, pair], col, row, k) for t in tables
-            ]
-            f1, f2 = mem[0][0], mem[1][0]
-            g_f = (g_a1 + g_i * f2, g_a2 + g_i * f1)
-            for b in range(2):
-                if not need[b]:
-                    continue
-                f, ku, kv, u, v = mem[b]
-                q = g_f[b] * f * k
-                p_u = q * (1 - ku)
-                p_v = q * (1 - kv)
-                g_u = -p_u * u.sign()
-                g_v = -p_v * v.sign()
-                terms = torch.stack((p_u, p_v, g_u, g_v, g_u * v - g_v * u),
-                                    dim=1)
-                sums[b][p0:p1] += _segment_sum(terms, pair, p1 - p0)
-        for b, boxes in enumerate((pred, target)):
-            if not need[b]:
-                continue
-            s_w, s_h, s_u, s_v, s_a = sums[b].unbind(1)
-            angle = boxes[:, 4].double()
-            cos, sin = angle.cos(), angle.sin()
-            grads[b] = torch.stack(
-                (-cos * s_u + sin * s_v, -sin * s_u - cos * s_v, 0.5 * s_w,
-                 0.5 * s_h, s_a),
-                dim=1).to(boxes.dtype)
+        pairs = ((pred, g_area1), (target, g_area2))
+        for b, (boxes, g_area) in enumerate(pairs):
+            if ctx.needs_input_grad[b]:
+                jac = saved.pop(0)
+                upstream = torch.stack((g_area, g_inter), dim=1).double()
+                grads[b] = _finish((jac * upstream[:, :, None]).sum(1) * ctx.k,
+                                   boxes)
         return grads[0], grads[1], None, None, None
+
+
+def _jacobian_rows(weights: Tensor, ku: Tensor, kv: Tensor, u: Tensor,
+                   v: Tensor) -> Tensor:
+    """``(R, 2, 5)`` row sums of ``weights`` (``(R, 2, W)``: F and F F')
+    times the five derivative features of one box (:class:`_PixelOverlaps`),
+    as one batched matrix product."""
+    features = torch.empty((ku.size(0), 5, ku.size(1)),
+                           dtype=ku.dtype,
+                           device=ku.device)
+    w_u, w_v, a_u, a_v, torque = features.unbind(1)
+    one = ku.new_ones(())
+    torch.sub(one, ku, out=w_u)
+    torch.sub(one, kv, out=w_v)
+    torch.mul(w_u, u.sign(), out=a_u)
+    torch.mul(w_v, v.sign(), out=a_v)
+    torch.mul(a_u, v, out=torque)
+    torque.addcmul_(a_v, u, value=-1)
+    return torch.bmm(weights, features.transpose(1, 2))
+
+
+def _finish(sums: Tensor, boxes: Tensor) -> Tensor:
+    """Box gradients from the pixel sums ``P_u, P_v, S_u, S_v, T`` with
+    ``P = dL/d(half size)``, ``S = P sign`` and ``T = S_u v - S_v u``:
+    ``dL/du = -S_u``, ``dL/dv = -S_v`` and the chain rule of the module
+    docstring."""
+    p_u, p_v, s_u, s_v, torque = sums.unbind(1)
+    angle = boxes[:, 4].double()
+    cos, sin = angle.cos(), angle.sin()
+    return torch.stack((cos * s_u - sin * s_v, sin * s_u + cos * s_v,
+                        0.5 * p_u, 0.5 * p_v, -torque),
+                       dim=1).to(boxes.dtype)
 
 
 def _pixel_overlaps_dense(pred: Tensor, target: Tensor, k: float,
                           max_hull: Optional[int]) -> Tuple[Tensor, ...]:
-    """The same sums with every (pair, pixel) term in memory at once and
-    plain autograd: memory grows with the pixel count. For comparison."""
-    dtype = pred.dtype if pred.dtype == torch.float64 else torch.float32
+    """The same sums with all pixels of a row-width group in memory at once,
+    differentiated by autograd: memory grows with the pixel count. Kept
+    for comparison (tools/benchmark_piou.py)."""
+    dtype = _compute_dtype(pred)
     plan = _Plan(pred, target, None, max_hull)
-    tables = [_box_table(b, plan.x0, plan.y0, dtype) for b in (pred, target)]
+    tables = [
+        _box_table(b, plan.x0, plan.y0, plan.stride, dtype)
+        for b in (pred, target)
+    ]
     sums = pred.new_zeros((pred.size(0), 3), dtype=dtype)
-    for p0, p1, pair, col, row in plan:
-        col, row = col.to(dtype), row.to(dtype)
-        f1 = _membership(tables[0][:, p0:p1][:, pair], col, row, k)[0]
-        f2 = _membership(tables[1][:, p0:p1][:, pair], col, row, k)[0]
-        terms = torch.stack((f1 * f2, f1, f2), dim=1)
-        sums = sums.index_add(0, pair + p0, terms)
+    for pair, row, col0, valid, width in plan:
+        col = torch.arange(width, device=pair.device, dtype=dtype)
+        row, col0 = row.to(dtype), col0.to(dtype)
+        f1, f2 = (ku * kv for ku, kv, _, _ in (
+            _kernels(t.index_select(1, pair), row, col0, col, k, False)
+            for t in tables))
+        mask = _padding_mask(valid, col)
+        if mask is not None:
+            f1, f2 = f1 * mask, f2 * mask
+        terms = torch.stack(((f1 * f2).sum(1), f1.sum(1), f2.sum(1)), dim=1)
+        sums = sums.index_add(0, pair, terms)
+    sums = sums * plan.stride.to(dtype).pow(2)[:, None]
     return sums[:, 0], sums[:, 1], sums[:, 2]
 
 
@@ -319,8 +438,12 @@ def pixel_overlaps(pred: Tensor,
         k (float): sharpness of the kernel ``K(d, s) = sigmoid(k (s - d))``.
         chunk_pixels (int): (pair, pixel) terms computed at once; bounds the
             memory whatever the box size.
-        max_hull_pixels (int, optional): largest pixel window of one pair;
-            a larger one raises a ValueError naming the pair. None: no limit.
+        max_hull_pixels (int, optional): largest pixel window of one pair
+            computed pixel by pixel. A larger window (boxes of thousands of
+            pixels: a diverged prediction) is sampled every s-th pixel in x
+            and y, each sample counting for s**2 pixels, with the smallest
+            s that fits: time and memory stay bounded and the gradient
+            still shrinks the box. None: every window exact.
         method (str): ``'chunked'`` (bounded memory, analytic backward) or
             ``'dense'`` (all terms at once, autograd; for comparison).
 
@@ -342,11 +465,11 @@ def pixel_overlaps(pred: Tensor,
     raise ValueError(f"method must be 'chunked' or 'dense', got {method!r}")
 
 
-def piou(pred: Tensor,
-         target: Tensor,
-         k: float = 10.0,
-         union: str = 'soft',
-         **kwargs) -> Tensor:
+def pixel_iou(pred: Tensor,
+              target: Tensor,
+              k: float = 10.0,
+              union: str = 'soft',
+              **kwargs) -> Tensor:
     """PIoU of aligned pairs of rotated boxes, ``I / U`` (module docstring).
 
     Args:
@@ -362,14 +485,17 @@ def piou(pred: Tensor,
     Returns:
         Tensor: ``(N,)``, in [0, 1].
     """
-    if union not in _UNIONS:
-        raise ValueError(f'union must be one of {_UNIONS}, got {union!r}')
+    if union not in UNIONS:
+        raise ValueError(f'union must be one of {UNIONS}, got {union!r}')
     inter, area1, area2 = pixel_overlaps(pred, target, k, **kwargs)
     if union == 'soft':
         union_area = area1 + area2 - inter
     else:
-        exact = pred[:, 2] * pred[:, 3] + target[:, 2] * target[:, 3]
-        union_area = torch.maximum(exact - inter, inter)
+        # in the sums' dtype: half precision areas overflow above 256 px
+        w1, h1, w2, h2 = (
+            x.to(inter.dtype)
+            for x in (pred[:, 2], pred[:, 3], target[:, 2], target[:, 3]))
+        union_area = torch.maximum(w1 * h1 + w2 * h2 - inter, inter)
     tiny = torch.finfo(union_area.dtype).tiny
     return inter / union_area.clamp(min=tiny)
 
@@ -386,7 +512,7 @@ def piou_loss(pred: Tensor,
     Args:
         pred, target (Tensor): rotated boxes ``(N, 5)``, ``rbox`` format.
         k (float): kernel sharpness (the paper's k = 10).
-        union (str): ``'soft'`` (default) or ``'hard'``, see :func:`piou`.
+        union (str): ``'soft'`` (default) or ``'hard'``, see :func:`pixel_iou`.
         mode (str): ``'log'``: ``-ln PIoU`` (the paper's eq. 10, default);
             ``'linear'``: ``1 - PIoU``; ``'official'``: ``-2 ln PIoU`` with
             PIoU clamped to [0.1, 1] (the authors' training code: no
@@ -399,12 +525,11 @@ def piou_loss(pred: Tensor,
         Tensor: ``(N,)`` losses (mean them over positives for the paper's
         ``-(1/|M|) sum ln PIoU``).
     """
-    if mode not in _MODES:
-        raise ValueError(f'mode must be one of {_MODES}, got {mode!r}')
-    value = piou(pred, target, k, union, **kwargs)
+    if mode not in MODES:
+        raise ValueError(f'mode must be one of {MODES}, got {mode!r}')
+    value = pixel_iou(pred, target, k, union, **kwargs)
     if mode == 'log':
         return -value.clamp(min=eps).log()
     if mode == 'linear':
         return 1 - value
     return -2 * value.clamp(min=0.1, max=1.0).log()
-

@@ -36,7 +36,8 @@ import torch
 from torch import Tensor
 
 from .boxes import cxcywh_to_xyxy, xyxy_to_cxcywh
-from .iou_family import box_iou
+from .checks import device_checks_enabled
+from .iou_family import pair_geometry
 
 __all__ = [
     'YOLOv1Targets', 'yolov1_encode_targets', 'yolov1_loss',
@@ -48,14 +49,19 @@ __all__ = [
 # a 448-pixel input: every real box lies above it, and the slope at zero is
 # 1 / (2 * sqrt(1e-4)) = 50 instead of infinite.
 SQRT_EPS = 1e-4
+# Floor of the union in the IoU of a prediction with its object, in units of
+# the input's area (box_iou's default).
+IOU_EPS = 1e-6
 
 
 class YOLOv1Targets(NamedTuple):
     """Per-cell targets: ``boxes`` (N, S, S, 4) in the 'yolov1' format
-    (zeros in cells without an object) and ``labels`` (N, S, S), the class
-    of the cell's object, or ``num_classes`` where the cell holds none."""
+    (zeros in cells without an object), ``labels`` (N, S, S), the class of
+    the cell's object or ``num_classes`` where the cell holds none, and
+    ``num_classes``, which lets the loss check the layout of its input."""
     boxes: Tensor
     labels: Tensor
+    num_classes: int
 
 
 def safe_sqrt(x: Tensor, eps: float = SQRT_EPS) -> Tensor:
@@ -91,8 +97,8 @@ def yolov1_to_cxcywh(boxes: Tensor, image_size: Tuple[int, int]) -> Tensor:
     row = steps.view(1, grid, 1, *extra)
     x, y, w, h = boxes.unbind(-1)
     return torch.stack([(col + x) * (width / grid),
-                        (row + y) * (height / grid), w * width,
-                        h * height], -1)
+                        (row + y) * (height / grid), w * width, h * height],
+                       -1)
 
 
 def _check_gt(index: int, boxes: Tensor, labels: Tensor, num_classes: int,
@@ -103,6 +109,8 @@ def _check_gt(index: int, boxes: Tensor, labels: Tensor, num_classes: int,
     if labels.shape != boxes.shape[:1]:
         raise ValueError(f'image {index}: {len(boxes)} gt boxes but labels '
                          f'shaped {tuple(labels.shape)}')
+    if boxes.device.type != 'cpu' and not device_checks_enabled():
+        return  # the value checks below cost a device-to-host sync
     bad = (labels < 0) | (labels >= num_classes)
     if bad.any():
         k = int(bad.nonzero()[0])
@@ -176,10 +184,9 @@ def yolov1_encode_targets(gt_boxes: Sequence[Tensor],
         if len(boxes) == 0:
             continue
         cx, cy, w, h = xyxy_to_cxcywh(boxes).unbind(-1)
-        col = (cx * (grid_size / width)).floor().long().clamp(
-            0, grid_size - 1)
-        row = (cy * (grid_size / height)).floor().long().clamp(
-            0, grid_size - 1)
+        col = (cx * (grid_size / width)).floor().long().clamp(0, grid_size - 1)
+        row = (cy *
+               (grid_size / height)).floor().long().clamp(0, grid_size - 1)
         cell = row * grid_size + col
         # Rank objects by area (largest first; the stable sort keeps the
         # listed order among equals), then give each cell its best-ranked
@@ -200,7 +207,7 @@ def yolov1_encode_targets(gt_boxes: Sequence[Tensor],
             (grid_size / height) - r, w[k] / width, h[k] / height
         ], -1)
         labels_out[n, r, c] = labels[k].long()
-    return YOLOv1Targets(boxes_out, labels_out)
+    return YOLOv1Targets(boxes_out, labels_out, num_classes)
 
 
 def _split(pred: Tensor, num_boxes: int) -> Tuple[Tensor, Tensor, Tensor]:
@@ -224,32 +231,24 @@ def _responsible(pred_boxes: Tensor, target_boxes: Tensor,
 
     Returns:
         responsible: (N, S, S, B) bool, one True per cell with an object.
-        iou: (N, S, S, B), 0 in cells without an object.
+        iou: (N, S, S, B), 0 in cells without an object; no gradient.
     """
-    num_boxes = pred_boxes.shape[3]
     # IoU is unchanged by scaling either axis, so any frame will do; the
     # unit image keeps the numbers near 1. A negative size (possible with
     # an unbounded head) counts as an empty box.
     pred = pred_boxes.detach().clone()
     pred[..., 2:] = pred[..., 2:].clamp(min=0)
     pred = cxcywh_to_xyxy(yolov1_to_cxcywh(pred, (1, 1)))
-    target = cxcywh_to_xyxy(yolov1_to_cxcywh(target_boxes, (1, 1)))
-    iou = pred.new_zeros(pred.shape[:-1])
-    for n in range(pred.shape[0]):
-        cells = has_object[n].nonzero(as_tuple=True)
-        if not cells[0].numel():
-            continue
-        gt = target[n][cells]  # (K, 4)
-        boxes = pred[n][cells]  # (K, B, 4)
-        # pairwise IoU against the K objects, then each box's own object
-        pairwise = box_iou(boxes.reshape(-1, 4), gt)  # (K * B, K)
-        own = torch.arange(len(gt), device=gt.device).repeat_interleave(
-            num_boxes)
-        iou[n][cells] = pairwise.gather(1, own[:, None]).view(-1, num_boxes)
+    target = cxcywh_to_xyxy(yolov1_to_cxcywh(target_boxes.detach(), (1, 1)))
+    # the aligned form of the package's IoU geometry (coordinates first)
+    iou = pair_geometry(
+        pred.movedim(-1, 0), target[..., None, :].movedim(-1, 0),
+        eps=IOU_EPS).iou
+    iou = iou * has_object[..., None].to(iou.dtype)
     # argmax returns the first maximum: ties go to the lowest index
     best = iou.argmax(-1, keepdim=True)
-    responsible = torch.zeros_like(iou, dtype=torch.bool).scatter_(
-        -1, best, True) & has_object[..., None]
+    responsible = torch.zeros_like(
+        iou, dtype=torch.bool).scatter_(-1, best, True) & has_object[..., None]
     return responsible, iou
 
 
@@ -279,8 +278,12 @@ def yolov1_loss_terms(pred: Tensor,
         predictor, its box's IoU with the object, carries no gradient.
     """
     boxes, conf, probs = _split(pred, num_boxes)
-    target_boxes, labels = target
-    num_classes = probs.shape[-1]
+    target_boxes, labels, num_classes = target
+    if probs.shape[-1] != num_classes:
+        raise ValueError(
+            f'pred has {pred.shape[-1]} channels per cell: with num_boxes='
+            f'{num_boxes} that leaves {probs.shape[-1]} class channels, but '
+            f'the targets were encoded for {num_classes} classes')
     if target_boxes.shape != boxes.shape[:3] + (4, ) or \
             labels.shape != boxes.shape[:3]:
         raise ValueError(

@@ -103,9 +103,7 @@ def find_resumable_checkpoint(work_dir: str) -> Optional[str]:
         if named and osp.isfile(named) and is_complete_checkpoint(named):
             return named
     candidates = sorted(
-        glob.glob(osp.join(work_dir, '*.pth')),
-        key=osp.getmtime,
-        reverse=True)
+        glob.glob(osp.join(work_dir, '*.pth')), key=osp.getmtime, reverse=True)
     for candidate in candidates:
         if is_complete_checkpoint(candidate):
             return candidate
@@ -115,8 +113,7 @@ def find_resumable_checkpoint(work_dir: str) -> Optional[str]:
 def _atomic_write(data, filepath, mode: str, **open_kwargs) -> None:
     directory = osp.dirname(osp.abspath(filepath))
     os.makedirs(directory, exist_ok=True)
-    tmp = osp.join(directory,
-                   f'.{osp.basename(filepath)}.{os.getpid()}.tmp')
+    tmp = osp.join(directory, f'.{osp.basename(filepath)}.{os.getpid()}.tmp')
     try:
         with open(tmp, mode, **open_kwargs) as f:
             f.write(data)
@@ -144,5 +141,4 @@ def install_checkpoint_io() -> None:
             _atomic_write(obj, str(filepath), 'w', encoding=encoding)
 
     register_backend('local', AtomicLocalBackend, force=True, prefixes='')
-    CheckpointLoader.register_scheme(
-        prefixes='', force=True)(load_from_local)
+    CheckpointLoader.register_scheme(prefixes='', force=True)(load_from_local)

@@ -5,7 +5,8 @@ from contextlib import contextmanager
 from typing import List
 
 # mmengine's build_from_cfg: "X is not in the scope::name registry. ..."
-_UNKNOWN = re.compile(r'`?([\w.]+)`? is not in the ([\w.]+)::([\w ]+) registry')
+_UNKNOWN = re.compile(
+    r'`?([\w.]+)`? is not in the ([\w.]+)::([\w ]+) registry')
 
 
 def _registries():

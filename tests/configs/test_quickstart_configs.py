@@ -6,10 +6,10 @@ import os.path as osp
 
 import pytest
 import torch
+from helpers import config_path, shrink_config
 from mmengine.config import Config
 
 import mmdet_losses
-from helpers import config_path, shrink_config
 from mmdet_losses.utils.runner_setup import build_runner
 
 mmdet_losses.register_all_modules(init_default_scope=False)
@@ -41,8 +41,9 @@ def test_quickstart_trains_with_amp_without_nan(path, tmp_path,
 
     def recording_loss(*args, **kwargs):
         # inside the wrapper's autocast region
-        seen.append(torch.get_autocast_dtype('cpu')
-                    if torch.is_autocast_enabled('cpu') else None)
+        seen.append(
+            torch.get_autocast_dtype('cpu') if torch.
+            is_autocast_enabled('cpu') else None)
         return original(*args, **kwargs)
 
     runner.model.loss = recording_loss

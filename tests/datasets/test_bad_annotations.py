@@ -47,14 +47,14 @@ def _coco(root, **kwargs):
 
 
 BAD_COCO = {
-    'zero width': (lambda a: a.update(bbox=[10, 10, 0, 5]),
-                   'zero or negative size'),
-    'negative height': (lambda a: a.update(bbox=[10, 10, 5, -3]),
-                        'zero or negative size'),
-    'outside image': (lambda a: a.update(bbox=[300, 10, 5, 5]),
-                      'box outside the image'),
-    'non-numeric': (lambda a: a.update(bbox=[10, 'x', 5, 5]),
-                    'missing or non-numeric bbox'),
+    'zero width':
+    (lambda a: a.update(bbox=[10, 10, 0, 5]), 'zero or negative size'),
+    'negative height':
+    (lambda a: a.update(bbox=[10, 10, 5, -3]), 'zero or negative size'),
+    'outside image':
+    (lambda a: a.update(bbox=[300, 10, 5, 5]), 'box outside the image'),
+    'non-numeric':
+    (lambda a: a.update(bbox=[10, 'x', 5, 5]), 'missing or non-numeric bbox'),
     'missing bbox': (lambda a: a.pop('bbox'), 'missing or non-numeric bbox'),
     'unknown category': (lambda a: a.update(category_id=99),
                          'unknown category'),
@@ -87,8 +87,9 @@ def test_coco_skip_drops_and_counts(coco_root):
     _edit_coco(coco_root, edit)
     with pytest.warns(UserWarning, match=r'skipped 2 bad annotation\(s\)'):
         dataset = _coco(coco_root, bad_annotations='skip')
-    kept = sum(len(dataset.get_data_info(i)['instances'])
-               for i in range(len(dataset)))
+    kept = sum(
+        len(dataset.get_data_info(i)['instances'])
+        for i in range(len(dataset)))
     assert kept == total - 2
 
 
@@ -135,22 +136,24 @@ def _voc(root, objects, **kwargs):
 
 
 BAD_VOC = {
-    'unknown class': (GOOD_OBJECT.replace('WBC', 'Neutrophil'),
-                      'unknown class name'),
-    'no bndbox': ('<object><name>RBC</name></object>',
-                  'object without bndbox'),
-    'no xmax': (GOOD_OBJECT.replace('<xmax>20</xmax>', ''),
-                'bndbox without xmax'),
-    'no name': (GOOD_OBJECT.replace('<name>WBC</name>', ''),
-                'object without a name'),
-    'non-numeric': (GOOD_OBJECT.replace('<ymin>6</ymin>',
-                                        '<ymin>six</ymin>'),
-                    'non-numeric bndbox'),
+    'unknown class': (GOOD_OBJECT.replace('WBC',
+                                          'Neutrophil'), 'unknown class name'),
+    'no bndbox':
+    ('<object><name>RBC</name></object>', 'object without bndbox'),
+    'no xmax': (GOOD_OBJECT.replace('<xmax>20</xmax>',
+                                    ''), 'bndbox without xmax'),
+    'no name': (GOOD_OBJECT.replace('<name>WBC</name>',
+                                    ''), 'object without a name'),
+    'non-numeric':
+    (GOOD_OBJECT.replace('<ymin>6</ymin>',
+                         '<ymin>six</ymin>'), 'non-numeric bndbox'),
     'zero size': (GOOD_OBJECT.replace('<xmax>20</xmax>', '<xmax>5</xmax>'),
                   'zero or negative size'),
-    'outside': (GOOD_OBJECT.replace('<xmin>5</xmin>', '<xmin>70</xmin>')
-                .replace('<xmax>20</xmax>', '<xmax>80</xmax>'),
-                'box outside the image'),
+    'outside':
+    (GOOD_OBJECT.replace('<xmin>5</xmin>',
+                         '<xmin>70</xmin>').replace('<xmax>20</xmax>',
+                                                    '<xmax>80</xmax>'),
+     'box outside the image'),
 }
 
 
@@ -186,8 +189,8 @@ def _voc_existing(root, **kwargs):
 
 def test_voc_skip_keeps_good_objects(tmp_path):
     bad = [obj for obj, _ in BAD_VOC.values()]
-    with pytest.warns(UserWarning,
-                      match=rf'skipped {len(bad)} bad annotation\(s\)'):
+    with pytest.warns(
+            UserWarning, match=rf'skipped {len(bad)} bad annotation\(s\)'):
         dataset = _voc(
             tmp_path / 'voc', [[GOOD_OBJECT, *bad], [GOOD_OBJECT]],
             bad_annotations='skip')

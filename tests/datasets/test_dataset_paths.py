@@ -51,5 +51,5 @@ def test_synthetic_dataset_is_generated_on_first_use(tmp_path):
             pipeline=[]))
     assert len(dataset) == 3
     assert (root / 'meta.json').is_file()
-    assert dataset.metainfo['classes'] == ('rectangle', 'ellipse',
-                                           'triangle', 'cross')
+    assert dataset.metainfo['classes'] == ('rectangle', 'ellipse', 'triangle',
+                                           'cross')

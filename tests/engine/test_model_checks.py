@@ -1,10 +1,10 @@
 """Wrong config combinations fail (or warn) when the runner builds the
 model."""
 import pytest
+from helpers import config_path, shrink_config
 from mmengine.config import Config
 
 import mmdet_losses
-from helpers import config_path, shrink_config
 from mmdet_losses.utils.runner_setup import build_runner
 
 mmdet_losses.register_all_modules(init_default_scope=False)

@@ -4,11 +4,11 @@ import math
 
 import pytest
 import torch
+from helpers import config_path, shrink_config
 from mmengine.config import Config
 from mmengine.hooks import Hook
 
 import mmdet_losses
-from helpers import config_path, shrink_config
 from mmdet_losses.utils.checkpoint import (find_resumable_checkpoint,
                                            is_complete_checkpoint)
 from mmdet_losses.utils.runner_setup import build_runner
@@ -59,13 +59,14 @@ def test_nan_loss_stops_with_details_and_keeps_last_checkpoint(
     kept = find_resumable_checkpoint(str(work))
     assert kept.endswith('epoch_1.pth') and is_complete_checkpoint(kept)
     state = torch.load(kept, weights_only=False)['state_dict']
-    assert all(torch.isfinite(v).all() for v in state.values()
-               if v.is_floating_point())
+    assert all(
+        torch.isfinite(v).all() for v in state.values()
+        if v.is_floating_point())
 
 
 def test_the_hook_can_be_turned_off(tmp_path, tiny_synthetic_root):
-    runner = _runner(
-        tmp_path, tiny_synthetic_root, **{'default_hooks.nonfinite': None})
+    runner = _runner(tmp_path, tiny_synthetic_root,
+                     **{'default_hooks.nonfinite': None})
     assert not any(
         type(h).__name__ == 'NonFiniteLossHook' for h in runner.hooks)
     runner = _runner(tmp_path, tiny_synthetic_root)

@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import pytest
-
 from helpers import ROOT
 
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -61,13 +60,21 @@ randomness = dict(seed=0)
 
 
 def _run(command, env_extra):
-    env = dict(os.environ, PYTHONPATH=TESTS, PYTHON=sys.executable,
-               OMP_NUM_THREADS='1', **env_extra)
+    env = dict(
+        os.environ,
+        PYTHONPATH=TESTS,
+        PYTHON=sys.executable,
+        OMP_NUM_THREADS='1',
+        **env_extra)
     result = subprocess.run(
-        command, cwd=ROOT, env=env, capture_output=True, text=True,
+        command,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=900)
-    assert result.returncode == 0, (result.stdout[-3000:] +
-                                     result.stderr[-3000:])
+    assert result.returncode == 0, (
+        result.stdout[-3000:] + result.stderr[-3000:])
     return result.stdout + result.stderr
 
 

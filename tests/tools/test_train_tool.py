@@ -9,8 +9,8 @@ import sys
 import time
 
 import pytest
-
 from helpers import ROOT, config_path
+
 from mmdet_losses.utils.checkpoint import (find_resumable_checkpoint,
                                            is_complete_checkpoint)
 
@@ -50,12 +50,14 @@ def train_command(config, work_dir, *extra):
 def _run(command, timeout=600):
     result = subprocess.run(
         command, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    output = result.stdout[-3000:] + result.stderr[-3000:]
+    assert result.returncode == 0, output
     return result.stdout + result.stderr
 
 
 @pytest.mark.parametrize('seed', [
-    0, pytest.param(1, marks=pytest.mark.slow),
+    0,
+    pytest.param(1, marks=pytest.mark.slow),
     pytest.param(2, marks=pytest.mark.slow)
 ])
 def test_sigkill_at_a_random_moment_then_resume_finishes(tmp_path, seed):
@@ -94,8 +96,8 @@ def test_sigkill_at_a_random_moment_then_resume_finishes(tmp_path, seed):
 
 
 def test_resume_auto_skips_a_truncated_last_checkpoint(tmp_path):
-    config = tiny_config(tmp_path, tmp_path / 'data', max_epochs=2,
-                         num_train=4)
+    config = tiny_config(
+        tmp_path, tmp_path / 'data', max_epochs=2, num_train=4)
     work_dir = tmp_path / 'work'
     _run(train_command(config, work_dir))
     last = work_dir / 'epoch_2.pth'
@@ -104,8 +106,8 @@ def test_resume_auto_skips_a_truncated_last_checkpoint(tmp_path):
     data = last.read_bytes()
     last.write_bytes(data[:len(data) // 2])
     assert not is_complete_checkpoint(str(last))
-    assert find_resumable_checkpoint(str(work_dir)) == str(
-        work_dir / 'epoch_1.pth')
+    assert find_resumable_checkpoint(str(work_dir)) == str(work_dir /
+                                                           'epoch_1.pth')
 
 
 def test_checkpoints_are_written_atomically(tmp_path, monkeypatch):
@@ -133,8 +135,7 @@ def test_loading_refuses_objects_outside_mmengines_checkpoints(tmp_path):
     with the file named, unless the user says they trust it."""
     import torch
 
-    from mmdet_losses.utils.checkpoint import (UNSAFE_LOAD_ENV,
-                                               load_from_local)
+    from mmdet_losses.utils.checkpoint import UNSAFE_LOAD_ENV, load_from_local
     path = tmp_path / 'evil.pth'
     torch.save({'state_dict': {}, 'hook': os.system}, str(path))
     with pytest.raises(RuntimeError, match='evil.pth.*Refused|Refused.*evil'):
@@ -147,8 +148,8 @@ def test_loading_refuses_objects_outside_mmengines_checkpoints(tmp_path):
 
 
 def test_amp_on_cpu_trains_and_test_tool_evaluates(tmp_path):
-    config = tiny_config(tmp_path, tmp_path / 'data', max_epochs=1,
-                         num_train=4)
+    config = tiny_config(
+        tmp_path, tmp_path / 'data', max_epochs=1, num_train=4)
     work_dir = tmp_path / 'work'
     output = _run(train_command(config, work_dir, '--amp'))
     assert 'AmpOptimWrapper' in (work_dir / 'tiny.py').read_text()

@@ -16,8 +16,7 @@ from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData
 from torch import Tensor, nn
 
-from mmdet_losses.functional.yolov1 import (yolov1_decode,
-                                            yolov1_encode_targets)
+from mmdet_losses.functional.yolov1 import yolov1_decode, yolov1_encode_targets
 from mmdet_losses.registry import MODELS
 
 
@@ -35,11 +34,18 @@ class YOLOv1Head(BaseDenseHead):
     map is a multiple of ``S``, each cell pools exactly the features of its
     region of the input.
 
-    Outputs: sigmoid on the box values (the 'yolov1' format of
-    :mod:`mmdet_losses.functional.yolov1`: centre offsets in the cell, size
-    as a fraction of the input) and on the confidences, softmax over the
-    class scores. The paper's last layer is linear; the bounded outputs keep
-    the sum-squared terms in range from the first iteration.
+    Outputs (``outputs``), in the 'yolov1' format of
+    :mod:`mmdet_losses.functional.yolov1` (centre offsets in the cell, size
+    as a fraction of the input), then confidences and class probabilities:
+
+    * ``'sigmoid'`` (default): sigmoid on the box values and the
+      confidences, softmax over the classes: bounded from the first
+      iteration. It trained faster than ``'linear'`` on the quickstart (see
+      docs/yolov1.md).
+    * ``'linear'``, the paper's: the last layer's values as they are. They
+      can leave ``[0, 1]``; the loss takes any value (its square root of the
+      size has a finite slope at and below 0), and the predictions clamp
+      sizes, confidences and probabilities to ``[0, 1]``.
 
     The grid covers the whole network input (``batch_input_shape``, padding
     included). Objects the dataset marks as ignored (e.g. VOC's "difficult")
@@ -54,6 +60,7 @@ class YOLOv1Head(BaseDenseHead):
         num_convs: how many 3x3 convolutions.
         conv_cfg, norm_cfg, act_cfg: of those convolutions (the paper's
             activation is a leaky ReLU of slope 0.1).
+        outputs: ``'sigmoid'`` or ``'linear'``, see above.
         loss: the loss config; ``YOLOv1Loss`` with ``num_boxes`` set from
             this head.
         gt_tolerance: how far, in pixels, a ground-truth box may reach
@@ -75,6 +82,7 @@ class YOLOv1Head(BaseDenseHead):
                  norm_cfg: OptConfigType = dict(type='BN', requires_grad=True),
                  act_cfg: ConfigType = dict(
                      type='LeakyReLU', negative_slope=0.1),
+                 outputs: str = 'sigmoid',
                  loss: ConfigType = dict(
                      type='YOLOv1Loss', lambda_coord=5.0, lambda_noobj=0.5),
                  gt_tolerance: float = 1.0,
@@ -86,6 +94,10 @@ class YOLOv1Head(BaseDenseHead):
             raise ValueError(
                 f'num_classes ({num_classes}), grid_size ({grid_size}) and '
                 f'num_boxes ({num_boxes}) must be positive')
+        if outputs not in ('linear', 'sigmoid'):
+            raise ValueError(f"outputs must be 'linear' or 'sigmoid', got "
+                             f'{outputs!r}')
+        self.outputs = outputs
         self.num_classes = num_classes
         self.in_channels = in_channels
         self.grid_size = grid_size
@@ -118,10 +130,18 @@ class YOLOv1Head(BaseDenseHead):
 
     def init_weights(self) -> None:
         super().init_weights()
-        # small outputs: every box starts mid-cell, half the input in size,
-        # with confidence 0.5 and uniform class probabilities
+        # Small weights, and biases that start every box mid-cell: with
+        # linear outputs 0.5 for x, y and a tenth of the input for w, h
+        # (away from 0, where the loss's square root is steepest),
+        # confidence and class scores 0; with sigmoids 0 gives 0.5 for all
+        # box values and confidences and uniform class probabilities.
         nn.init.normal_(self.pred.weight, std=0.01)
         nn.init.zeros_(self.pred.bias)
+        if self.outputs == 'linear':
+            with torch.no_grad():
+                boxes = self.pred.bias[:5 * self.num_boxes].view(-1, 5)
+                boxes[:, :2] = 0.5
+                boxes[:, 2:4] = 0.1
 
     def forward(self, x: Tuple[Tensor, ...]) -> Tuple[Tensor]:
         """Raw scores (N, B * 5 + C, S, S) from the last map of ``x``."""
@@ -136,12 +156,24 @@ class YOLOv1Head(BaseDenseHead):
 
     def activate(self, pred_map: Tensor) -> Tensor:
         """Raw scores (N, B * 5 + C, S, S) to the loss's layout
-        (N, S, S, B * 5 + C): boxes and confidences through a sigmoid,
-        class scores through a softmax."""
-        pred = pred_map.permute(0, 2, 3, 1)
+        (N, S, S, B * 5 + C), through the ``outputs`` activations; in
+        float32 also under autocast, as the sums over the grid need it."""
+        pred = pred_map.permute(0, 2, 3, 1).float()
+        if self.outputs == 'linear':
+            return pred
         split = 5 * self.num_boxes
         return torch.cat(
             [pred[..., :split].sigmoid(), pred[..., split:].softmax(-1)], -1)
+
+    def _bounded(self, pred: Tensor) -> Tensor:
+        """Activated predictions with sizes, confidences and probabilities
+        clamped to where they mean something (linear outputs can leave it):
+        a negative confidence times a negative probability must not score."""
+        split = 5 * self.num_boxes
+        boxes = pred[..., :split].unflatten(-1, (self.num_boxes, 5))
+        boxes = torch.cat([boxes[..., :2], boxes[..., 2:].clamp(0, 1)], -1)
+        return torch.cat([boxes.flatten(-2), pred[..., split:].clamp(0, 1)],
+                         -1)
 
     @staticmethod
     def _input_size(batch_img_metas: Sequence[dict]) -> Tuple[int, int]:
@@ -151,12 +183,12 @@ class YOLOv1Head(BaseDenseHead):
                              f'batch_input_shape values: {sorted(sizes)}')
         return sizes.pop()
 
-    def loss_by_feat(
-            self,
-            pred_map: Tensor,
-            batch_gt_instances: InstanceList,
-            batch_img_metas: List[dict],
-            batch_gt_instances_ignore: OptInstanceList = None) -> dict:
+    def loss_by_feat(self,
+                     pred_map: Tensor,
+                     batch_gt_instances: InstanceList,
+                     batch_img_metas: List[dict],
+                     batch_gt_instances_ignore: OptInstanceList = None
+                     ) -> dict:
         """The five terms of YOLOv1's loss, each averaged over the images:
         ``loss_xy``, ``loss_wh``, ``loss_conf_obj``, ``loss_conf_noobj``,
         ``loss_cls``."""
@@ -187,15 +219,14 @@ class YOLOv1Head(BaseDenseHead):
         cfg = self.test_cfg if cfg is None else cfg
         cfg = ConfigDict(cfg or {})
         boxes, scores = yolov1_decode(
-            self.activate(pred_map), self.num_boxes,
+            self._bounded(self.activate(pred_map)), self.num_boxes,
             self._input_size(batch_img_metas))
         results_list = []
         for img_boxes, img_scores, img_meta in zip(boxes, scores,
                                                    batch_img_metas):
             kept_scores, labels, _, kept = filter_scores_and_topk(
                 img_scores, cfg.get('score_thr', 0.0),
-                cfg.get('nms_pre', img_scores.numel()),
-                dict(bboxes=img_boxes))
+                cfg.get('nms_pre', img_scores.numel()), dict(bboxes=img_boxes))
             bboxes = kept['bboxes']
             height, width = img_meta['img_shape'][:2]
             bboxes[:, 0::2] = bboxes[:, 0::2].clamp(0, width)

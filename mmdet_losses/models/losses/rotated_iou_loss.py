@@ -1,0 +1,75 @@
+from typing import Optional, Union
+
+from mmdet.structures.bbox import BaseBoxes
+from torch import Tensor
+
+from mmdet_losses.functional.polygon_iou import quad_iou_loss
+from mmdet_losses.functional.reduction import weight_reduce_loss
+from mmdet_losses.registry import MODELS
+from mmdet_losses.structures import rbox2qbox, rboxes_as_tensor
+from .base import BaseLoss
+
+
+@MODELS.register_module()
+class RotatedIoULoss(BaseLoss):
+    """IoU loss of rotated boxes on their exact polygon IoU, differentiable
+    in both boxes (:func:`mmdet_losses.functional.polygon_iou.quad_iou_loss`;
+    Zhou et al., "IoU Loss for 2D/3D Object Detection", 3DV 2019).
+    Pure torch, so it trains on a CPU as on a GPU.
+
+    Boxes are decoded ``(cx, cy, w, h, t)`` rboxes (a head passes them with
+    ``reg_decoded_bbox=True``, or decodes them itself as
+    ``RotatedFCOSHead`` does). Only pairs with a positive weight are
+    computed: dense heads hand the loss every anchor, with zero weights and
+    zero targets on the negatives.
+
+    Args:
+        mode: ``'log'`` (``-ln IoU``, default, as mmrotate's
+            ``RotatedIoULoss``), ``'linear'`` or ``'square'``.
+        linear: mmrotate's older switch: True means ``mode='linear'``.
+        eps: floor of the IoU.
+        reduction, loss_weight: mmdet's.
+    """
+
+    def __init__(self,
+                 linear: bool = False,
+                 eps: float = 1e-6,
+                 reduction: str = 'mean',
+                 loss_weight: float = 1.0,
+                 mode: str = 'log') -> None:
+        super().__init__(reduction, loss_weight)
+        self.mode = 'linear' if linear else mode
+        self.eps = eps
+
+    def forward(self,
+                pred: Union[Tensor, BaseBoxes],
+                target: Union[Tensor, BaseBoxes],
+                weight: Optional[Tensor] = None,
+                avg_factor: Optional[float] = None,
+                reduction_override: Optional[str] = None,
+                **kwargs) -> Tensor:
+        """
+        Args:
+            pred, target: ``(n, 5)`` rboxes.
+            weight: ``(n,)`` or ``(n, 5)`` (averaged to ``(n,)``).
+        """
+        reduction = self.resolve_reduction(reduction_override)
+        pred, target = rboxes_as_tensor(pred), rboxes_as_tensor(target)
+        if weight is not None and weight.dim() > 1:
+            weight = weight.mean(-1)
+        if weight is None:
+            loss = quad_iou_loss(
+                rbox2qbox(pred), rbox2qbox(target), self.mode, self.eps)
+        else:
+            # the other rows may hold anything (zero targets): they stay out
+            keep = (weight > 0).nonzero()[:, 0]
+            kept = quad_iou_loss(
+                rbox2qbox(pred[keep]), rbox2qbox(target[keep]), self.mode,
+                self.eps)
+            # pred * 0 keeps every row in the graph (DDP wants gradients)
+            loss = (pred.sum(-1) * 0).index_add(0, keep, kept)
+        return self.loss_weight * weight_reduce_loss(loss, weight, reduction,
+                                                     avg_factor)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f', mode={self.mode!r}'

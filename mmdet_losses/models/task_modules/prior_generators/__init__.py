@@ -1,0 +1,3 @@
+from .fake_rotated_anchor_generator import FakeRotatedAnchorGenerator
+
+__all__ = ['FakeRotatedAnchorGenerator']

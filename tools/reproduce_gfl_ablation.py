@@ -1,12 +1,15 @@
 """Reproduce an ablation table of the GFL paper (Li et al., "Generalized
 Focal Loss", NeurIPS 2020, arXiv:2006.04388), or its CPU-sized proxies on
-BCCD, with one command.
+BCCD, with one command; likewise the rotated RetinaNet quickstart's loss
+comparison (smooth L1, PIoU, CSL; DOTA mAP at IoU 0.5).
 
 Runs every config of the table for every seed, one after the other, then
-writes a markdown table of AP / AP50 / AP75 beside the paper's numbers, with
-the differences, and checks the paper's claims (which row beats which).
+writes a markdown table of the table's metrics (AP / AP50 / AP75 for COCO
+tables) beside the paper's numbers, with the differences, and checks the
+paper's claims (which row beats which).
 
     python tools/reproduce_gfl_ablation.py bccd-table3 --seeds 0 1 2
+    python tools/reproduce_gfl_ablation.py rotated-quickstart --seeds 0 1 2
     python tools/reproduce_gfl_ablation.py table3 --launcher pytorch --gpus 8
     python tools/reproduce_gfl_ablation.py table3 --launcher slurm \\
         --partition PART --gpus 8
@@ -218,10 +221,10 @@ def _val_records(work_dir: str, key: str) -> List[dict]:
     return records
 
 
-def final_metrics(
-        work_dir: str,
-        max_epochs: Optional[int],
-        metrics: Dict[str, str] = METRIC_KEYS) -> Optional[Dict[str, float]]:
+def final_metrics(work_dir: str,
+                  max_epochs: Optional[int],
+                  metrics: Dict[str, str] = METRIC_KEYS
+                  ) -> Optional[Dict[str, float]]:
     """The ``metrics`` (name -> logged key; COCO's AP, AP50, AP75 by
     default) of the run's evaluation after its last epoch, in %, or None
     while it has none.

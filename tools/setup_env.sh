@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 VENV=.venv
 PIP="$VENV/bin/python -m pip"
+# Every install is held to the versions the project is tested with.
+PINS="-c requirements/constraints.txt"
 
 if [ ! -x "$VENV/bin/python" ]; then
     echo "[setup] creating $VENV with $($PYTHON --version)"
@@ -16,17 +18,17 @@ fi
 
 echo "[setup] build requirements (torch CPU build, setuptools with pkg_resources)"
 $PIP install -q --upgrade pip
-$PIP install -q -r requirements/build.txt
+$PIP install -q $PINS -r requirements/build.txt
 
 if ! "$VENV/bin/python" -c "import mmcv.ops" >/dev/null 2>&1; then
     echo "[setup] building mmcv 2.1.0 with its ops from source:" \
          "about 20 minutes on 2 cores, once (pip caches the wheel)"
     MAX_JOBS=${MAX_JOBS:-$(nproc)} $PIP install --no-build-isolation \
-        -r requirements/mmcv.txt
+        $PINS -r requirements/mmcv.txt
 fi
 
 echo "[setup] mmengine, mmdet, runtime and test requirements"
-$PIP install -q -r requirements/mminstall.txt -r requirements/runtime.txt \
+$PIP install -q $PINS -r requirements/mminstall.txt -r requirements/runtime.txt \
     -r requirements/tests.txt
 echo "[setup] mmdet_losses (editable)"
 $PIP install -q --no-build-isolation --no-deps -e .

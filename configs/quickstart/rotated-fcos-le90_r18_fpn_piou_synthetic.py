@@ -11,7 +11,7 @@ model = dict(
             k=10,
             union='soft',
             # the authors' training form: -2 ln PIoU, PIoU clamped to
-            # [0.1, 1] (see docs/piou_csl.md: -ln PIoU of nearly
-            # disjoint pairs gave gradients that diverged)
+            # [0.1, 1]: no gradient from nearly disjoint pairs, on which
+            # -ln PIoU pulls hardest (docs/piou_csl.md, gradient table)
             mode='official',
             loss_weight=1.0)))

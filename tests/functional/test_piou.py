@@ -110,10 +110,23 @@ def test_piou_equals_dense_definition(union, dtype):
 
 def test_sums_equal_definition_small_and_large_windows():
     pred, target = random_pairs(30, seed=2, max_size=400)
+    # and boxes up to 1000 px (a 1024 DOTA patch), at large coordinates
+    big_target = torch.tensor([[700.3, 650.8, 1000., 300., 0.6],
+                               [5000.5, 4000.2, 640., 610., -1.2],
+                               [800., 900., 900., 40., 1.5]]).double()
+    big_pred = big_target + torch.tensor([[15., -8., 40., -20., 0.05],
+                                          [-30., 12., -25., 30., 0.1],
+                                          [3., 2., -60., 6., -0.02]]).double()
+    pred, target = torch.cat((pred, big_pred)), torch.cat((target, big_target))
     expected = reference_sums(pred, target)
     sums = torch.stack(pixel_overlaps(pred.float(), target.float()), dim=1)
     np.testing.assert_allclose(
         sums.double().numpy(), expected, rtol=1e-5, atol=1e-4)
+    inter, a1, a2 = expected.T
+    np.testing.assert_allclose(
+        pixel_iou(pred.float(), target.float()).double().numpy(),
+        inter / (a1 + a2 - inter),
+        atol=1e-3)
 
 
 def test_window_covers_both_boxes():
@@ -401,7 +414,7 @@ piou_module = importlib.import_module('mmdet_losses.functional.piou')
 def test_memory_does_not_grow_with_box_size(monkeypatch):
     """Forward keeps only the boxes for backward, and no block of pixels
     exceeds chunk_pixels, whatever the box size."""
-    chunk = 4096
+    chunk = 1024  # under the width of the 1000 px windows: rows are cut
     largest = []
     original = piou_module._kernels
 

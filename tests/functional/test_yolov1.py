@@ -448,6 +448,8 @@ def test_images_without_objects_cost_only_the_noobj_confidences():
     ([[1., 1., 5., 5.], [10., 10., 25., 12.]
       ], [0, 0], 'gt 1: box.*outside the 20 x 10 input'),
     ([[-3., 1., 5., 5.]], [0], 'gt 0: box.*outside'),
+    ([[1., -3., 5., 5.]], [0], 'gt 0: box.*outside'),
+    ([[1., 1., 5., 5.], [1., 1., 5., 12.]], [0, 0], 'gt 1: box.*outside'),
     ([[1., 1., float('nan'), 5.]], [0], 'gt 0: box.*not finite'),
 ])
 def test_bad_ground_truth_names_the_object_and_value(boxes, labels, match):

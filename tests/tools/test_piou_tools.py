@@ -41,6 +41,8 @@ def test_piou_vs_iou_tables(tmp_path, capsys):
     # descent moves the boxes towards their targets
     for row in numbers['descent']:
         assert row['centre'] < row['start_centre']
+        assert 0 <= row['within'] <= row['boxes']
+        assert row['median_angle'] <= row['angle']
     # -ln PIoU pulls hardest on nearly disjoint boxes; the official clamp
     # drops them; 1 - PIoU fades
     by_gap = {r['gap']: r for r in numbers['gradient']}

@@ -39,9 +39,8 @@ class YOLOv1Head(BaseDenseHead):
     as a fraction of the input), then confidences and class probabilities:
 
     * ``'sigmoid'`` (default): sigmoid on the box values and the
-      confidences, softmax over the classes: bounded from the first
-      iteration. It trained faster than ``'linear'`` on the quickstart (see
-      docs/yolov1.md).
+      confidences, softmax over the classes: in range from the first
+      iteration, so no early step drives a size below 0.
     * ``'linear'``, the paper's: the last layer's values as they are. They
       can leave ``[0, 1]``; the loss takes any value (its square root of the
       size has a finite slope at and below 0), and the predictions clamp

@@ -72,3 +72,31 @@ def shrink_config(cfg: Config,
     cfg.randomness = dict(seed=0)
     os.makedirs(work_dir, exist_ok=True)
     return cfg
+
+
+def load_tool(*parts: str):
+    """Import a script under tools/ as a module: ``load_tool('analysis',
+    'plot_losses.py')``."""
+    import importlib.util
+    path = osp.join(ROOT, 'tools', *parts)
+    name = osp.splitext(parts[-1])[0]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def assert_image(path: str) -> None:
+    """A non-empty PNG that matplotlib reads back, or a parseable SVG."""
+    import xml.etree.ElementTree as ET
+
+    import matplotlib.image
+    assert osp.getsize(path) > 1000, path
+    if path.endswith('.svg'):
+        assert ET.parse(path).getroot().tag.endswith('svg'), path
+        return
+    with open(path, 'rb') as f:
+        assert f.read(8) == b'\x89PNG\r\n\x1a\n', path
+    pixels = matplotlib.image.imread(path)
+    assert pixels.ndim == 3 and min(pixels.shape[:2]) > 100, path
+    assert pixels.std() > 0, f'{path} is a blank canvas'

@@ -1,6 +1,5 @@
 """tools/analysis/draw_detections.py: ground truth beside predictions, on
 the tiny synthetic dataset, with horizontal and rotated predictions."""
-import importlib.util
 import json
 import math
 import os.path as osp
@@ -9,28 +8,9 @@ import pickle
 import numpy as np
 import pytest
 import torch
-from helpers import ROOT, config_path
+from helpers import assert_image, config_path, load_tool
 
-PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
 QUICKSTART = config_path('quickstart', 'gfl_r18_fpn_qfl-dfl-ciou_synthetic.py')
-
-
-def load_tool(name):
-    path = osp.join(ROOT, 'tools', 'analysis', f'{name}.py')
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def assert_png(path):
-    import matplotlib.image
-    assert osp.getsize(path) > 1000
-    with open(path, 'rb') as f:
-        assert f.read(8) == PNG_SIGNATURE
-    pixels = matplotlib.image.imread(path)
-    assert pixels.ndim == 3 and min(pixels.shape[:2]) > 100
-    assert pixels.std() > 0
 
 
 @pytest.fixture
@@ -99,11 +79,11 @@ def test_draws_ground_truth_beside_predictions(tmp_path, config,
 
     monkeypatch.setattr(detections, 'draw_boxes', spy)
     predictions = write_predictions(tmp_path, tiny_synthetic_root)
-    tool = load_tool('draw_detections')
+    tool = load_tool('analysis', 'draw_detections.py')
     out = tool.main(
         [config, predictions, '--out-file',
          str(tmp_path / 'grid.png')])
-    assert_png(out)
+    assert_image(out)
     gt = coco_gt(tiny_synthetic_root)
     assert len(drawn) == 4  # 2 images x (ground truth, prediction)
     for (name, (boxes, labels)), (gt_drawn, pred_drawn) in zip(
@@ -135,7 +115,7 @@ def test_rotated_predictions_are_drawn_as_polygons(tmp_path, config,
         tmp_path, tiny_synthetic_root, rotated=True)
     out = draw_prediction_file(
         load_config(config), predictions, str(tmp_path / 'rotated.png'))
-    assert_png(out)
+    assert_image(out)
     # corners of a turned box, computed here by hand: w side along
     # (cos t, sin t), h side along (-sin t, cos t)
     cx, cy, w, h, t = 50.0, 40.0, 20.0, 10.0, math.pi / 6
@@ -157,7 +137,7 @@ def test_rotated_predictions_are_drawn_as_polygons(tmp_path, config,
 
 
 def test_bad_input_is_named(tmp_path, config, tiny_synthetic_root):
-    tool = load_tool('draw_detections')
+    tool = load_tool('analysis', 'draw_detections.py')
     with pytest.raises(FileNotFoundError, match='no predictions file'):
         tool.main([config, str(tmp_path / 'missing.pkl')])
     empty = tmp_path / 'empty.pkl'
@@ -238,12 +218,12 @@ test_dataloader = dict(dataset=dict(data_root=data_root, generate=generate))
                     scores=torch.full((len(names), ), 0.8))))
     results = tmp_path / 'rotated.pkl'
     results.write_bytes(pickle.dumps(predictions))
-    out = load_tool('draw_detections').main([
+    out = load_tool('analysis', 'draw_detections.py').main([
         str(config),
         str(results), '--out-file',
         str(tmp_path / 'rotated.png'), '--score-thr', '0.5'
     ])
-    assert_png(out)
+    assert_image(out)
     # per image: the ground truth (difficult objects dashed), then the
     # predictions
     images, gt = [], []

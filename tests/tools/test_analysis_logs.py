@@ -1,36 +1,10 @@
 """tools/analysis/analyze_logs.py on json logs written the way mmengine
 writes them (one object per line; a resumed run has two files)."""
-import importlib.util
 import json
-import os.path as osp
-import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
-from helpers import ROOT
-
-PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
-
-
-def load_tool(name):
-    path = osp.join(ROOT, 'tools', 'analysis', f'{name}.py')
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def assert_image(path):
-    import matplotlib.image
-    assert osp.getsize(path) > 1000, path
-    if path.endswith('.svg'):
-        assert ET.parse(path).getroot().tag.endswith('svg')
-        return
-    with open(path, 'rb') as f:
-        assert f.read(8) == PNG_SIGNATURE
-    pixels = matplotlib.image.imread(path)
-    assert pixels.ndim == 3 and min(pixels.shape[:2]) > 100
-    assert pixels.std() > 0
+from helpers import assert_image, load_tool
 
 
 def train_record(epoch, it, loss_bbox, time):
@@ -103,7 +77,7 @@ def runs(tmp_path):
 
 def test_plot_curve_of_two_runs(runs, tmp_path):
     ciou, giou, giou_log = runs
-    tool = load_tool('analyze_logs')
+    tool = load_tool('analysis', 'analyze_logs.py')
     for name in ('curves.png', 'curves.svg'):
         out = tool.main([
             'plot_curve',
@@ -126,7 +100,7 @@ def test_curves_plot_the_merged_records(runs, tmp_path, monkeypatch):
                 drawn[run.name, key] = logs._series(run, key)[:2]
         return out_file
 
-    tool = load_tool('analyze_logs')
+    tool = load_tool('analysis', 'analyze_logs.py')
     monkeypatch.setattr(tool, 'plot_curves', spy)
     tool.main([
         'plot_curve',
@@ -153,7 +127,7 @@ def test_default_keys_are_the_losses_and_the_main_metric(runs):
 
 def test_summary_table(runs, tmp_path, capsys):
     ciou, giou, _ = runs
-    tool = load_tool('analyze_logs')
+    tool = load_tool('analysis', 'analyze_logs.py')
     table = tool.main([
         'summary',
         str(ciou),
@@ -171,7 +145,7 @@ def test_summary_table(runs, tmp_path, capsys):
 
 
 def test_cal_train_time(runs):
-    tool = load_tool('analyze_logs')
+    tool = load_tool('analysis', 'analyze_logs.py')
     lines = tool.main(['cal_train_time', str(runs[0])])
     assert lines[0] == '-----Analyze train time of ciou-----'
     assert 'slowest epoch 2, average time is 2.0000 s/iter' in lines
@@ -182,7 +156,7 @@ def test_cal_train_time(runs):
 
 
 def test_bad_logs_are_named(runs, tmp_path):
-    tool = load_tool('analyze_logs')
+    tool = load_tool('analysis', 'analyze_logs.py')
     with pytest.raises(KeyError, match="no run logs 'loss_dfl'"):
         tool.main([
             'plot_curve',

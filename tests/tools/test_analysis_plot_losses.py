@@ -1,41 +1,16 @@
 """tools/analysis/plot_losses.py: the figures, and the curves they draw
 against closed forms written here."""
-import importlib.util
 import math
 import os.path as osp
-import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
 import torch
-from helpers import ROOT
-
-PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
-
-
-def load_tool(name):
-    path = osp.join(ROOT, 'tools', 'analysis', f'{name}.py')
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def assert_image(path):
-    import matplotlib.image
-    assert osp.getsize(path) > 1000, path
-    if path.endswith('.svg'):
-        assert ET.parse(path).getroot().tag.endswith('svg')
-        return
-    with open(path, 'rb') as f:
-        assert f.read(8) == PNG_SIGNATURE
-    pixels = matplotlib.image.imread(path)
-    assert pixels.ndim == 3 and min(pixels.shape[:2]) > 100
-    assert pixels.std() > 0
+from helpers import assert_image, load_tool
 
 
 def test_tool_writes_png_and_svg(tmp_path):
-    tool = load_tool('plot_losses')
+    tool = load_tool('analysis', 'plot_losses.py')
     written = tool.main(['--out-dir', str(tmp_path)])
     assert sorted(osp.basename(p) for p in written) == [
         'loss_classification.png', 'loss_classification.svg',

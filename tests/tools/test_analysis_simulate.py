@@ -1,36 +1,10 @@
 """tools/analysis/simulate_regression.py on a few anchor centres."""
-import importlib.util
 import os.path as osp
-import xml.etree.ElementTree as ET
 
 import pytest
-from helpers import ROOT
+from helpers import assert_image, load_tool
 
 from mmdet_losses.functional import regression_simulation as sim
-
-PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
-
-
-def load_tool(name):
-    path = osp.join(ROOT, 'tools', 'analysis', f'{name}.py')
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def assert_image(path):
-    """A non-empty PNG that matplotlib reads back, or a parseable SVG."""
-    import matplotlib.image
-    assert osp.getsize(path) > 1000, path
-    if path.endswith('.svg'):
-        assert ET.parse(path).getroot().tag.endswith('svg')
-        return
-    with open(path, 'rb') as f:
-        assert f.read(8) == PNG_SIGNATURE
-    pixels = matplotlib.image.imread(path)
-    assert pixels.ndim == 3 and min(pixels.shape[:2]) > 100
-    assert pixels.std() > 0  # not a blank canvas
 
 
 def _row(table, name):
@@ -40,7 +14,7 @@ def _row(table, name):
 
 
 def test_tool_prints_the_tables_and_writes_the_figures(tmp_path, capsys):
-    tool = load_tool('simulate_regression')
+    tool = load_tool('analysis', 'simulate_regression.py')
     out = tool.main([
         '--num-centres', '2', '--losses', 'giou', 'ciou', 'l1', '--out-dir',
         str(tmp_path), '--prefix', 'small'
@@ -79,7 +53,7 @@ def test_tool_prints_the_tables_and_writes_the_figures(tmp_path, capsys):
 
 
 def test_tool_runs_one_mode_and_refuses_bad_input(tmp_path):
-    tool = load_tool('simulate_regression')
+    tool = load_tool('analysis', 'simulate_regression.py')
     out = tool.main([
         '--mode', 'authors', '--num-centres', '1', '--iterations', '5',
         '--losses', 'diou', '--out-dir',

@@ -1,23 +1,13 @@
 """tools/benchmark_losses.py runs end to end on tiny sizes and prints one
 table row per loss with its ratios (the speed targets themselves are the
 benchmark's business, not a unit test's)."""
-import importlib.util
-import os.path as osp
 import re
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location(
-        'benchmark_losses', osp.join(ROOT, 'tools', 'benchmark_losses.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from helpers import load_tool
 
 
 def test_quick_run_prints_a_row_per_loss():
-    tool = load_tool()
+    tool = load_tool('benchmark_losses.py')
     table = tool.main(['--quick', '--only', 'giou', 'focal', 'dfl'])
     rows = [line for line in table.splitlines() if line.startswith('| ')]
     assert rows[0].startswith('| loss | ours ms | mmdet ms')

@@ -1,20 +1,9 @@
 """tools/analysis/piou_vs_iou.py and tools/benchmark_piou.py, on a few
 boxes."""
-import importlib.util
 import json
 import math
-import os.path as osp
 
-from helpers import ROOT
-
-
-def load_tool(*parts):
-    path = osp.join(ROOT, 'tools', *parts)
-    name = osp.splitext(parts[-1])[0]
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from helpers import load_tool
 
 
 def test_piou_vs_iou_tables(tmp_path, capsys):

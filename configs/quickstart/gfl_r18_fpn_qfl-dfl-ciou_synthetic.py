@@ -1,7 +1,9 @@
-# Quickstart: GFL (QFL + DFL, CIoU box loss) with a ResNet-18 / 64-channel FPN
-# trained from scratch on the embedded synthetic shapes (256 x 256 images,
-# generated on first use). Sized for a 2-core CPU: `make demo` trains and
-# evaluates it; the README gives the measured time and mAP.
+# Quickstart: GFL (QFL + DFL, CIoU box loss) with a half-width ResNet-18
+# (base_channels=32) and a 64-channel FPN, trained from scratch on the
+# embedded synthetic shapes (256 x 256 images, generated on first use).
+# Sized for a 2-core CPU: `make demo` trains and evaluates it; the README
+# gives the measured time and mAP. AdamW (lr 1e-3) rather than SGD: from
+# scratch on 300 images it learnt faster in the same 12 epochs.
 _base_ = [
     '../_base_/datasets/synthetic_shapes.py',
     'mmdet::_base_/schedules/schedule_1x.py',
@@ -19,6 +21,7 @@ model = dict(
     backbone=dict(
         type='ResNet',
         depth=18,
+        base_channels=32,
         num_stages=4,
         out_indices=(1, 2, 3),
         frozen_stages=-1,
@@ -28,7 +31,7 @@ model = dict(
         init_cfg=None),
     neck=dict(
         type='FPN',
-        in_channels=[128, 256, 512],
+        in_channels=[64, 128, 256],
         out_channels=64,
         start_level=0,
         add_extra_convs='on_output',
@@ -81,7 +84,7 @@ param_scheduler = [
 ]
 optim_wrapper = dict(
     type='OptimWrapper',
-    optimizer=dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=0.0001),
+    optimizer=dict(_delete_=True, type='AdamW', lr=0.001, weight_decay=0.05),
     clip_grad=dict(max_norm=35, norm_type=2))
 auto_scale_lr = dict(enable=False, base_batch_size=8)
 

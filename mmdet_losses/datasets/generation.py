@@ -12,7 +12,9 @@ import json
 import os
 import os.path as osp
 import shutil
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, Optional, Sequence
+
+import numpy as np
 
 
 def write_once(root: str,
@@ -71,3 +73,25 @@ def write_once(root: str,
             os.rmdir(root)  # an empty directory left by a user
         os.rename(tmp, root)
     return root
+
+
+def class_colour(rng: np.random.Generator,
+                 centre: Sequence[float],
+                 background: np.ndarray,
+                 spread: float = 35,
+                 min_contrast: float = 60,
+                 attempts: int = 20) -> np.ndarray:
+    """A fill colour from a class's range, ``centre +- spread`` per channel,
+    drawn again (up to ``attempts`` times) while it lies closer than
+    ``min_contrast`` (in any channel) to the local ``background`` colour.
+
+    A colour range per class, as real classes often have, lets a small
+    network trained for minutes tell the classes apart; the contrast keeps
+    objects visible on every background.
+    """
+    centre = np.asarray(centre, np.float64)
+    for _ in range(attempts):
+        colour = centre + rng.uniform(-spread, spread, 3)
+        if np.abs(colour - background).max() >= min_contrast:
+            break
+    return colour

@@ -36,7 +36,7 @@ import torch
 
 from mmdet_losses.structures import points_in_rbox_frame, rbox2hbox, rbox2qbox
 from .dota_io import DotaObject, write_dota_txt
-from .generation import write_once
+from .generation import class_colour, write_once
 
 CLASSES = ('rectangle', 'ellipse', 'triangle', 'ship')
 PALETTE = [(220, 20, 60), (0, 130, 200), (60, 180, 75), (245, 130, 48)]
@@ -138,13 +138,8 @@ def draw_image(rng: np.random.Generator, size: int, max_objects: int,
                 break
         else:
             continue
-        # the class's colour range, as far from the local background as 20
-        # draws get, with a linear shading
-        background = image[mask].mean(0)
-        for _ in range(20):
-            color = np.asarray(CLASS_COLORS[name]) + rng.uniform(-35, 35, 3)
-            if np.abs(color - background).max() >= 60:
-                break
+        # the class's colour range, with a linear shading
+        color = class_colour(rng, CLASS_COLORS[name], image[mask].mean(0))
         yy, xx = np.mgrid[0:size, 0:size]
         shade = ((xx - box[0]) * rng.uniform(-0.5, 0.5) +
                  (yy - box[1]) * rng.uniform(-0.5, 0.5))[..., None]

@@ -4,6 +4,7 @@ import multiprocessing
 import os
 import time
 
+import numpy as np
 import pytest
 
 from mmdet_losses.datasets.generation import write_once
@@ -51,3 +52,22 @@ def test_other_arguments_and_foreign_files_are_errors(tmp_path):
     # an empty directory made beforehand is filled
     (tmp_path / 'empty').mkdir()
     assert os.listdir(call(str(tmp_path / 'empty'))) != []
+
+
+def test_class_colour_stays_in_its_range_and_contrasts():
+    from mmdet_losses.datasets.generation import class_colour
+    rng = np.random.default_rng(0)
+    centre = np.array([60., 60., 210.])
+    for _ in range(200):
+        background = rng.uniform(0, 255, 3)
+        colour = class_colour(rng, centre, background)
+        assert (np.abs(colour - centre) <= 35).all()
+    # a background far from the range: the first draw is kept
+    colour = class_colour(np.random.default_rng(1), centre, np.zeros(3))
+    first = centre + np.random.default_rng(1).uniform(-35, 35, 3)
+    np.testing.assert_array_equal(colour, first)
+    # no colour of the range contrasts with a background at its centre:
+    # after 20 draws the last one is kept
+    colour = class_colour(np.random.default_rng(2), centre, centre)
+    draws = np.random.default_rng(2).uniform(-35, 35, (20, 3))
+    np.testing.assert_array_equal(colour, centre + draws[-1])

@@ -66,7 +66,7 @@ def test_annotations_are_valid_coco(tmp_path):
     assert (boxes[:, 1] + boxes[:, 3] <= 256).all()
     # a wide range of sizes and aspect ratios, all classes present
     sides = np.sqrt(boxes[:, 2] * boxes[:, 3])
-    assert sides.min() < 16 and sides.max() > 64
+    assert sides.min() < 32 and sides.max() > 64
     ratios = boxes[:, 2] / boxes[:, 3]
     assert ratios.min() < 0.6 and ratios.max() > 1.6
     assert {a['category_id'] for a in coco['annotations']} == {1, 2, 3, 4}

@@ -3,7 +3,7 @@
 # data_root on first use; no download.
 dataset_type = 'SyntheticShapesDataset'
 data_root = 'data/synthetic_shapes/'
-generate = dict(num_train=300, num_val=100, img_size=256, seed=0)
+generate = dict(num_train=300, num_val=100, img_size=256, min_size=16, seed=0)
 img_scale = (256, 256)
 backend_args = None
 

@@ -65,7 +65,7 @@ def test_sigkill_at_a_random_moment_then_resume_finishes(tmp_path, seed):
     a checkpoint is written), the run leaves only complete checkpoints and
     ``--resume`` finishes it."""
     rng = random.Random(seed)
-    config = tiny_config(tmp_path, tmp_path / 'data', max_epochs=4)
+    config = tiny_config(tmp_path, tmp_path / 'data', max_epochs=6)
     work_dir = tmp_path / 'work'
     process = subprocess.Popen(
         train_command(config, work_dir),
@@ -74,16 +74,22 @@ def test_sigkill_at_a_random_moment_then_resume_finishes(tmp_path, seed):
         stderr=subprocess.DEVNULL)
     deadline = time.time() + 600
     try:
-        while not (work_dir / 'last_checkpoint').exists():
+        while not (work_dir / 'epoch_1.pth').exists():
             assert process.poll() is None, 'training ended before a checkpoint'
             assert time.time() < deadline, 'no checkpoint within 10 minutes'
             time.sleep(0.05)
-        time.sleep(rng.uniform(0, 4))
+        first = time.time()
+        while not (work_dir / 'epoch_2.pth').exists():
+            assert process.poll() is None, 'training ended early'
+            time.sleep(0.05)
+        # one epoch (with its checkpoint) took this long on this machine:
+        # kill within the next two, well before the four that remain
+        epoch = time.time() - first
+        time.sleep(rng.uniform(0, 2 * epoch))
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()
-    if (work_dir / 'epoch_4.pth').exists():
-        pytest.skip('the run finished before the kill (machine too fast)')
+    assert not (work_dir / 'epoch_6.pth').exists(), 'killed after the end'
     for checkpoint in work_dir.glob('*.pth'):
         assert is_complete_checkpoint(str(checkpoint)), checkpoint
     expected = find_resumable_checkpoint(str(work_dir))
@@ -92,7 +98,7 @@ def test_sigkill_at_a_random_moment_then_resume_finishes(tmp_path, seed):
     output = _run(train_command(config, work_dir, '--resume'))
     assert 'resumed epoch' in output
     assert f'by local backend from path: {expected}' in output
-    assert (work_dir / 'epoch_4.pth').is_file()
+    assert (work_dir / 'epoch_6.pth').is_file()
 
 
 def test_resume_auto_skips_a_truncated_last_checkpoint(tmp_path):

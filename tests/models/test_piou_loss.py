@@ -113,3 +113,14 @@ def test_bad_boxes_are_named_through_the_module():
     pred[2, 2] = -3
     with pytest.raises(ValueError, match='pred box 2 has a negative'):
         PIoULoss()(pred, target)
+
+
+def test_samples_per_pixel_reaches_the_function():
+    pred = torch.tensor([[20.3, 21.7, 9.0, 4.5, 0.4], [40., 41., 12., 6.,
+                                                       -1.]])
+    target = pred + torch.tensor([[0.7, -0.4, 1.0, 0.3, 0.05],
+                                  [-1.0, 0.5, -2.0, 0.4, 0.1]])
+    module = PIoULoss(samples_per_pixel=3, reduction='none')
+    expected = piou_loss(pred, target, samples_per_pixel=3)
+    torch.testing.assert_close(module(pred, target), expected)
+    assert not torch.allclose(expected, piou_loss(pred, target))

@@ -50,6 +50,11 @@ def parse_args(argv=None):
         help='target angles in degrees')
     parser.add_argument('--pairs', type=int, default=200)
     parser.add_argument('--k', type=float, default=10.0)
+    parser.add_argument(
+        '--samples-per-pixel',
+        type=int,
+        default=1,
+        help='samples per pixel side in the descent (1: the pixel grid)')
     parser.add_argument('--descent-boxes', type=int, default=8)
     parser.add_argument('--iters', type=int, default=600)
     parser.add_argument('--seed', type=int, default=0)
@@ -147,7 +152,11 @@ def descent(args, gen) -> List[Dict]:
                     int(args.iters * 0.8)], 0.1)
         for _ in range(args.iters):
             optim.zero_grad()
-            piou_loss(start + delta * scale, target, k=args.k).sum().backward()
+            piou_loss(
+                start + delta * scale,
+                target,
+                k=args.k,
+                samples_per_pixel=args.samples_per_pixel).sum().backward()
             optim.step()
             sched.step()
         end = (start + delta * scale).detach()
@@ -155,8 +164,9 @@ def descent(args, gen) -> List[Dict]:
         err[:, 4] = torch.remainder(end[:, 4] - target[:, 4] + math.pi / 2,
                                     math.pi).sub(math.pi / 2).abs()
         within = (err[:, :4].amax(1) <= 0.5) & (err[:, 4] <= 0.01)
-        at_end = pixel_iou(end, target, k=args.k)
-        at_target = pixel_iou(target, target, k=args.k)
+        sampling = dict(k=args.k, samples_per_pixel=args.samples_per_pixel)
+        at_end = pixel_iou(end, target, **sampling)
+        at_target = pixel_iou(target, target, **sampling)
         rows.append(
             dict(
                 size=size,

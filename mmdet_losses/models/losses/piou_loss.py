@@ -34,6 +34,8 @@ class PIoULoss(BaseLoss):
         max_hull_pixels (int, optional): largest pixel window of one pair
             computed pixel by pixel; larger ones (diverged predictions) are
             sampled on a coarser grid. None: all exact.
+        samples_per_pixel (int): samples per pixel side (1: the paper's
+            pixel grid; more smooths the count on small boxes).
     """
 
     def __init__(self,
@@ -44,7 +46,8 @@ class PIoULoss(BaseLoss):
                  reduction: str = 'mean',
                  loss_weight: float = 1.0,
                  chunk_pixels: int = CHUNK_PIXELS,
-                 max_hull_pixels: Optional[int] = MAX_HULL_PIXELS) -> None:
+                 max_hull_pixels: Optional[int] = MAX_HULL_PIXELS,
+                 samples_per_pixel: int = 1) -> None:
         super().__init__(reduction, loss_weight)
         # wrong names fail when the config is built, not at the first batch
         if union not in UNIONS:
@@ -57,6 +60,7 @@ class PIoULoss(BaseLoss):
         self.eps = eps
         self.chunk_pixels = chunk_pixels
         self.max_hull_pixels = max_hull_pixels
+        self.samples_per_pixel = samples_per_pixel
 
     def forward(self,
                 pred: Union[Tensor, BaseBoxes],
@@ -96,7 +100,8 @@ class PIoULoss(BaseLoss):
             mode=self.mode,
             eps=self.eps,
             chunk_pixels=self.chunk_pixels,
-            max_hull_pixels=self.max_hull_pixels)
+            max_hull_pixels=self.max_hull_pixels,
+            samples_per_pixel=self.samples_per_pixel)
 
     def extra_repr(self) -> str:
         return (super().extra_repr() + f', k={self.k}, union={self.union!r}, '

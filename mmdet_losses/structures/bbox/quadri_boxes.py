@@ -8,7 +8,7 @@ from mmdet.structures.bbox import BaseBoxes, register_box
 from torch import BoolTensor, Tensor
 
 from .rotated_boxes import RotatedBoxes
-from .transforms import qbox2hbox, qbox_areas, rotation_matrix
+from .transforms import hbox_inside, qbox2hbox, qbox_areas, rotation_matrix
 
 
 @register_box('qbox')
@@ -97,13 +97,8 @@ class QuadriBoxes(BaseBoxes):
                   allowed_border: int = 0) -> BoolTensor:
         """Boxes whose hull lies inside the image (``all_inside``) or meets
         it, the image grown by ``allowed_border`` pixels on every side."""
-        img_h, img_w = img_shape
-        x1, y1, x2, y2 = qbox2hbox(self.tensor).unbind(dim=-1)
-        low = -allowed_border
-        high_x, high_y = img_w + allowed_border, img_h + allowed_border
-        if all_inside:
-            return (x1 >= low) & (y1 >= low) & (x2 < high_x) & (y2 < high_y)
-        return (x1 < high_x) & (y1 < high_y) & (x2 > low) & (y2 > low)
+        return hbox_inside(
+            qbox2hbox(self.tensor), img_shape, all_inside, allowed_border)
 
     def find_inside_points(self,
                            points: Tensor,

@@ -8,8 +8,8 @@ from mmdet.structures.bbox import BaseBoxes, register_box
 from torch import BoolTensor, Tensor
 
 from .rotated_overlaps import rbox_overlaps
-from .transforms import (flip_rboxes, qbox2rbox, rbox2hbox, rbox2qbox,
-                         rboxes_contain_points, regularize_rboxes,
+from .transforms import (flip_rboxes, hbox_inside, qbox2rbox, rbox2hbox,
+                         rbox2qbox, rboxes_contain_points, regularize_rboxes,
                          rotate_rboxes)
 
 
@@ -119,13 +119,8 @@ class RotatedBoxes(BaseBoxes):
                   allowed_border: int = 0) -> BoolTensor:
         """Boxes whose hull lies inside the image (``all_inside``) or meets
         it, the image grown by ``allowed_border`` pixels on every side."""
-        img_h, img_w = img_shape
-        x1, y1, x2, y2 = rbox2hbox(self.tensor).unbind(dim=-1)
-        low, high_x, high_y = -allowed_border, img_w + allowed_border, \
-            img_h + allowed_border
-        if all_inside:
-            return (x1 >= low) & (y1 >= low) & (x2 < high_x) & (y2 < high_y)
-        return (x1 < high_x) & (y1 < high_y) & (x2 > low) & (y2 > low)
+        return hbox_inside(
+            rbox2hbox(self.tensor), img_shape, all_inside, allowed_border)
 
     def find_inside_points(self,
                            points: Tensor,

@@ -272,3 +272,19 @@ def rboxes_contain_points(boxes: Tensor, points: Tensor) -> Tensor:
     broadcasting as :func:`points_in_rbox_frame`."""
     u, v = points_in_rbox_frame(boxes, points)
     return (u.abs() <= boxes[..., 2] / 2) & (v.abs() <= boxes[..., 3] / 2)
+
+
+def hbox_inside(hboxes: Tensor,
+                img_shape: Tuple[int, int],
+                all_inside: bool = False,
+                allowed_border: int = 0) -> Tensor:
+    """Mask of horizontal hulls ``(..., 4)`` (xyxy) that lie inside the image
+    (``all_inside``) or meet it, the image grown by ``allowed_border``
+    pixels on every side: the ``is_inside`` of every rotated box type."""
+    img_h, img_w = img_shape
+    x1, y1, x2, y2 = hboxes.unbind(dim=-1)
+    low = -allowed_border
+    high_x, high_y = img_w + allowed_border, img_h + allowed_border
+    if all_inside:
+        return (x1 >= low) & (y1 >= low) & (x2 < high_x) & (y2 < high_y)
+    return (x1 < high_x) & (y1 < high_y) & (x2 > low) & (y2 > low)

@@ -10,7 +10,8 @@ from mmengine.config import DictAction
 
 import mmdet_losses
 from mmdet_losses.utils.registry_errors import unknown_type_explained
-from mmdet_losses.utils.runner_setup import build_runner, load_config
+from mmdet_losses.utils.runner_setup import (build_runner, close_process_group,
+                                             load_config)
 
 
 def parse_args(argv=None):
@@ -110,7 +111,9 @@ def main(argv=None):
         if args.out is not None:
             runner.test_evaluator.metrics.append(
                 DumpDetResults(out_file_path=args.out))
-        return runner.test()
+        metrics = runner.test()
+    close_process_group()
+    return metrics
 
 
 if __name__ == '__main__':

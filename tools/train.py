@@ -13,7 +13,8 @@ from mmengine.config import DictAction
 import mmdet_losses
 from mmdet_losses.utils.checkpoint import find_resumable_checkpoint
 from mmdet_losses.utils.registry_errors import unknown_type_explained
-from mmdet_losses.utils.runner_setup import build_runner, load_config
+from mmdet_losses.utils.runner_setup import (build_runner, close_process_group,
+                                             load_config)
 
 
 def parse_args(argv=None):
@@ -99,6 +100,7 @@ def main(argv=None):
     with unknown_type_explained():
         runner = build_runner(cfg)
         runner.train()
+    close_process_group()
 
 
 if __name__ == '__main__':

@@ -56,23 +56,27 @@ class PairGeometry(NamedTuple):
     """What :func:`pair_geometry` measures of box pairs.
 
     ``(2, ...)`` fields hold the x part in row 0 and the y part in row 1.
+    Optional fields are None unless asked for.
     """
-    wh1: Tensor  # (2, ...) signed width and height of boxes1
-    wh2: Tensor  # (2, ...) of boxes2
-    inter_raw: Tensor  # (2, ...) intersection width/height, may be < 0
-    inter_wh: Tensor  # (2, ...) the same, clamped at 0
-    inter: Tensor  # (...) intersection area
     union: Tensor  # (...) union area, floored at eps
     iou: Tensor  # (...)
     enclose_wh: Optional[Tensor]  # (2, ...) enclosing box, clamped at 0
     centre_offset: Optional[Tensor]  # (2, ...) 2 * (centre1 - centre2)
+    wh1: Optional[Tensor]  # (2, ...) signed width and height of boxes1
+    wh2: Optional[Tensor]  # (2, ...) of boxes2
+    # (2, ...) derivative of the intersection area with respect to the
+    # unclamped intersection width and height: (ih, iw) where the clamp at
+    # 0 lets the derivative through (width >= 0), else 0
+    d_inter: Optional[Tensor]
 
 
 def pair_geometry(boxes1: Tensor,
                   boxes2: Tensor,
                   eps: float,
                   enclose: bool = False,
-                  centres: bool = False) -> PairGeometry:
+                  centres: bool = False,
+                  sizes: bool = False,
+                  d_inter: bool = False) -> PairGeometry:
     """The geometry shared by every IoU-family function of this package.
 
     Args:
@@ -82,23 +86,41 @@ def pair_geometry(boxes1: Tensor,
         eps: floor of the union.
         enclose: also measure the smallest enclosing box.
         centres: also measure twice the offset of the centres.
+        sizes: also return the widths and heights of both box sets.
+        d_inter: also return the derivative of the intersection area.
+
+    Temporaries are released as soon as they are used, and nothing that
+    was not asked for is kept: the losses call this on chunks whose peak
+    memory is what is alive here at once.
     """
     lo1, hi1, lo2, hi2 = boxes1[:2], boxes1[2:], boxes2[:2], boxes2[2:]
+    # the areas first, one box set at a time: a size is dropped once used
+    # unless asked for
+    wh1 = hi1 - lo1
+    union = wh1.prod(0)
+    wh1 = wh1 if sizes else None
+    wh2 = hi2 - lo2
+    union = union + wh2.prod(0)
+    wh2 = wh2 if sizes else None
     inter_raw = torch.minimum(hi1, hi2).sub_(torch.maximum(lo1, lo2))
-    inter_wh = inter_raw.clamp(min=0)
-    inter = inter_wh[0] * inter_wh[1]
-    wh1, wh2 = hi1 - lo1, hi2 - lo2
-    union = torch.addcmul(wh1[0] * wh1[1], wh2[0], wh2[1])
+    # (ih, iw): the order the derivative of the area needs
+    inter_hw = inter_raw.flip(0).clamp_(min=0)
+    inter = inter_hw.prod(0)
+    grad = None
+    if d_inter:
+        # autograd's clamp passes the derivative at the bound itself, so a
+        # touching pair (width exactly 0) still has one
+        grad = inter_raw.ge_(0).mul_(inter_hw)
+    del inter_raw, inter_hw
     union = union.sub_(inter).clamp_(min=eps)
-    iou = inter / union
+    iou = inter.div_(union)
     enclose_wh = centre_offset = None
     if enclose:
         enclose_wh = torch.maximum(hi1, hi2).sub_(torch.minimum(lo1, lo2))
         enclose_wh = enclose_wh.clamp_(min=0)
     if centres:
         centre_offset = (lo1 + hi1) - (lo2 + hi2)
-    return PairGeometry(wh1, wh2, inter_raw, inter_wh, inter, union, iou,
-                        enclose_wh, centre_offset)
+    return PairGeometry(union, iou, enclose_wh, centre_offset, wh1, wh2, grad)
 
 
 def _compute_dtype(*tensors: Tensor) -> torch.dtype:
@@ -166,8 +188,8 @@ def _loss_terms(geo: PairGeometry, spec: _Spec, alpha: Optional[Tensor],
         clamped = iou.clamp(min=eps)
         live = _step(iou, eps)
         if spec.mode == 'log':
-            loss = clamped.log().neg_()
             d_iou = live.div_(clamped).neg_()
+            loss = clamped.log_().neg_()
         elif spec.mode == 'linear':
             loss = clamped.neg_().add_(1)
             d_iou = live.neg_()
@@ -210,9 +232,14 @@ def _loss_terms(geo: PairGeometry, spec: _Spec, alpha: Optional[Tensor],
 
 
 def _loss_and_jacobian(pred: Tensor, target: Tensor, eye: Tensor, spec: _Spec,
-                       alpha: Optional[Tensor], jac_p: bool, jac_t: bool):
-    """Loss ``(n,)`` of aligned pairs ``(n, 4)`` and, where asked, its
-    derivatives ``(4, n)`` (coordinate first) with respect to each box.
+                       alpha: Optional[Tensor], weight: Optional[Tensor],
+                       grad_p: Optional[Tensor], grad_t: Optional[Tensor],
+                       grad_eye: Tensor) -> Tensor:
+    """Loss ``(c,)`` of one chunk of aligned pairs ``(c, 4)``, or with
+    ``weight`` ``(c,)`` the sum of the weighted losses; where ``grad_p`` /
+    ``grad_t`` ``(c, 4)`` are given, the derivatives of that output with
+    respect to each box, times ``grad_eye[0, 0]``, are written into them.
+    ``eye`` is the 4 x 4 identity, ``grad_eye`` a multiple of it.
 
     Each loss term depends on its own pair only, so these derivatives are
     the whole Jacobian. They are assembled from the partial derivatives of
@@ -220,32 +247,43 @@ def _loss_and_jacobian(pred: Tensor, target: Tensor, eye: Tensor, spec: _Spec,
     offset, aspect ratios) and the derivatives of the geometry with respect
     to the coordinates: ``min``/``max`` pass the derivative to the
     smaller/larger argument, half and half on a tie, as autograd does.
-    Temporaries are released as soon as they are used: a chunk's peak
-    memory is what this function holds at once.
+
+    Memory: the coordinates of ``pred`` are held in the storage of
+    ``grad_p``, which is free until the Jacobian is written into it, and
+    every temporary is released or overwritten as soon as it is used: at
+    its peak a chunk holds 10 floats per pair beyond the gradient for the
+    IoU loss, 16 for GIoU and DIoU, 27 for CIoU.
     """
-    eps = spec.eps
-    p, t = _coords_first(pred, eye), _coords_first(target, eye)
+    eps, kind = spec.eps, spec.kind
+    jac_p, jac_t = grad_p is not None, grad_t is not None
+    p = _coords_first(pred, eye,
+                      None if grad_p is None else grad_p.view(4, -1))
+    t = _coords_first(target, eye)
     geo = pair_geometry(
         p,
         t,
         eps,
-        enclose=spec.kind != 'iou',
-        centres=spec.kind in ('diou', 'ciou'))
-    sign = None
-    if jac_p or jac_t:
-        # with s = sign(t - p): d min(p, t)/dp = (1 + s) / 2 and
-        # d max(p, t)/dp = (1 - s) / 2 (written over t, not needed any more)
-        sign = t.sub_(p).sign_()
-    del p, t
+        enclose=kind != 'iou',
+        centres=kind in ('diou', 'ciou'),
+        sizes=kind == 'ciou' or jac_t,
+        d_inter=jac_p or jac_t)
     terms = _loss_terms(geo, spec, alpha, jac_t)
     loss, d_iou, d_union, d_enclose, d_centre, d_wh_p, d_wh_t = terms
     del terms
-    if sign is None:
-        return loss, None, None
-    iou, union, wh1, inter_raw, iwh = (geo.iou, geo.union, geo.wh1,
-                                       geo.inter_raw, geo.inter_wh)
-    wh2 = geo.wh2 if jac_t else None
+    if weight is not None:
+        # reduced at once: the per-pair losses are not kept
+        loss = torch.dot(loss, weight)
+    if not (jac_p or jac_t):
+        return loss
+    # with s = sign(t - p): d min(p, t)/dp = (1 + s) / 2 and
+    # d max(p, t)/dp = (1 - s) / 2 (written over t, not needed any more)
+    sign = t.sub_(p).sign_()
+    iou, union, d_iwh, wh1, wh2 = (geo.iou, geo.union, geo.d_inter, geo.wh1,
+                                   geo.wh2)
     del geo
+    if wh1 is None and jac_p:
+        # over x1, y1 of the prediction, read for the last time here
+        wh1 = torch.sub(p[2:], p[:2], out=p[:2])
 
     # IoU = I / U with U = A_p + A_t - I; where U is floored it is constant
     g_union = iou.div_(union)  # dL/dU = -dL/dIoU IoU / U (+ d_union)
@@ -261,11 +299,8 @@ def _loss_and_jacobian(pred: Tensor, target: Tensor, eye: Tensor, spec: _Spec,
     else:
         g_inter.mul_(d_iou).sub_(g_union)
         del d_iou
-    # dI/d(iw, ih) = (ih, iw) where the clamp at 0 lets it through
-    d_iwh = inter_raw.ge_(0)  # inter_raw is not needed beyond this mask
-    d_iwh[0].mul_(iwh[1]).mul_(g_inter)
-    d_iwh[1].mul_(iwh[0]).mul_(g_inter)
-    del iwh, g_inter
+    d_iwh.mul_(g_inter)
+    del g_inter
     # the intersection takes min of the x2, y2 and max of the x1, y1, the
     # enclosing box the other way round, so with A, E, W, Dc the partial
     # derivatives of the intersection, enclosing box, box size and centre
@@ -277,49 +312,56 @@ def _loss_and_jacobian(pred: Tensor, target: Tensor, eye: Tensor, spec: _Spec,
         half_sum = d_enclose.add_(d_iwh).mul_(0.5)
         half_diff = d_iwh.sub_(half_sum)  # A - (A + E) / 2 = (A - E) / 2
         del d_enclose
-    jacobians = []
-    for wanted, wh, d_wh, side in ((jac_p, wh1, d_wh_p, 1.0), (jac_t, wh2,
-                                                               d_wh_t, -1.0)):
-        if not wanted:
-            jacobians.append(None)
+    # the target first: the prediction's Jacobian is then built in place,
+    # over the signs and half_sum
+    for grad, side in ((grad_t, -1.0), (grad_p, 1.0)):
+        if grad is None:
             continue
-        jac = torch.empty(
-            (4, ) + wh.shape[1:], dtype=wh.dtype, device=wh.device)
-        lo, hi = jac[:2], jac[2:]
-        # W: dA/d(w, h) = (h, w), plus the aspect-ratio term of CIoU
-        torch.addcmul(half_sum[0], wh[1], g_union, out=hi[0])
-        torch.addcmul(half_sum[1], wh[0], g_union, out=hi[1])
-        if d_wh is not None:
-            hi += d_wh
+        last = side > 0
+        jac = sign if last else torch.empty_like(sign)
+        jac_lo_hi = jac.view(2, 2, -1)
         # the target sees the min/max derivatives and the offset mirrored
-        torch.mul(half_diff, sign[:2], out=lo)
-        if side < 0:
-            lo.neg_()
-        lo.sub_(hi)
-        hi.addcmul_(half_diff, sign[2:], value=side)
+        torch.mul(sign.view(2, 2, -1), half_diff, out=jac_lo_hi)
+        if not last:
+            jac.neg_()
+        base = half_sum if last else half_sum.clone()
+        # W: dA/d(w, h) = (h, w), plus the aspect-ratio term of CIoU
+        base.addcmul_((wh1 if last else wh2).flip(0), g_union)
+        d_wh = d_wh_p if last else d_wh_t
+        if d_wh is not None:
+            base += d_wh
+        jac[:2].sub_(base)
+        jac[2:].add_(base)
         if d_centre is not None:
-            lo.add_(d_centre, alpha=side)
-            hi.add_(d_centre, alpha=side)
-        jacobians.append(jac)
-    return loss, jacobians[0], jacobians[1]
+            jac_lo_hi.add_(d_centre, alpha=side)
+        if weight is not None:
+            jac.mul_(weight)
+        # (4, c) -> (c, 4) times the scale: the identity trick again; for
+        # the prediction this overwrites its coordinates, used above
+        torch.mm(jac.t(), grad_eye, out=grad)
+    return loss
 
 
 def _chunk_size(n: int, device: torch.device) -> int:
     """Pairs per chunk: on CPU, equal chunks of at most 8000 pairs, so that
     a ``(4, chunk)`` float32 temporary stays below glibc's 128 KiB mmap
-    threshold (above it every temporary costs fresh pages) and a chunk's
-    temporaries stay in cache, while the per-op overhead is amortised. On
+    threshold (above it every temporary costs fresh pages), a chunk's
+    temporaries stay in cache and, from 20k pairs on, hold no more memory
+    than the ``(n, 4)`` gradient (the one buffer no implementation avoids)
+    for the IoU loss, while the per-call overhead is amortised. On
     accelerators, one chunk."""
     if device.type != 'cpu' or n <= 8000:
         return max(n, 1)
     return -(-n // -(-n // 8000))
 
 
-def _coords_first(boxes: Tensor, eye: Tensor) -> Tensor:
-    """``(n, 4)`` -> ``(4, n)`` in the dtype of ``eye``, the 4 x 4 identity:
-    on CPU a matrix product transposes several times faster than a strided
-    copy."""
-    return torch.mm(eye, boxes.to(eye.dtype).t())
+def _coords_first(boxes: Tensor,
+                  eye: Tensor,
+                  out: Optional[Tensor] = None) -> Tensor:
+    """``(n, 4)`` -> ``(4, n)`` in the dtype of ``eye``, the 4 x 4 identity,
+    into ``out`` if given: on CPU a matrix product transposes several times
+    faster than a strided copy."""
+    return torch.mm(eye, boxes.to(eye.dtype).t(), out=out)
 
 
 def _iou_pass(pred: Tensor, target: Tensor, weight: Optional[Tensor],
@@ -345,29 +387,29 @@ def _iou_chunks(pred: Tensor, target: Tensor, weight: Optional[Tensor],
     ]
     loss = None if reduced else pred.new_empty((n, ), dtype=dtype)
     partial = []
+    # transposes the boxes; scaled, transposes the gradients and scales them
     eye = torch.eye(4, dtype=dtype, device=pred.device)
+    grad_eye = eye * scale if reduced else eye
+    if reduced:
+        weight = weight.to(dtype)
     step = _chunk_size(n, pred.device)
     for start in range(0, n, step):
         rows = slice(start, start + step)
-        chunk_alpha = None if alpha is None else alpha[rows].to(dtype)
-        chunk_loss, *jacs = _loss_and_jacobian(pred[rows], target[rows], eye,
-                                               spec, chunk_alpha, jac_p, jac_t)
+        grad_p, grad_t = (None if grad is None else grad[rows]
+                          for grad in grads)
+        chunk_loss = _loss_and_jacobian(
+            pred[rows], target[rows], eye, spec,
+            None if alpha is None else alpha[rows].to(dtype),
+            weight[rows] if reduced else None, grad_p, grad_t, grad_eye)
         if reduced:
-            w = weight[rows].to(dtype) * scale
-            partial.append(torch.dot(chunk_loss, w))
+            partial.append(chunk_loss)
         else:
             loss[rows] = chunk_loss
-        for jac, grad in zip(jacs, grads):
-            if jac is not None:
-                if reduced:
-                    jac *= w
-                # (4, c) -> (c, 4): the identity trick again
-                torch.mm(jac.t(), eye, out=grad[rows])
     if not reduced:
         return loss, grads
     if not partial:
         return pred.new_zeros((), dtype=dtype), grads
-    return torch.stack(partial).sum(), grads
+    return torch.stack(partial).sum().mul_(scale), grads
 
 
 class _IoUFamily(Function):

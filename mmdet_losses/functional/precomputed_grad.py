@@ -23,8 +23,10 @@ def autocast_off(device: torch.device):
     """A context without autocast on ``device``: the passes choose their
     own precision (float32 for half inputs), and under autocast their
     matrix products and dot products would run in bfloat16/float16."""
-    if torch.amp.is_autocast_available(device.type):
+    if (torch.amp.is_autocast_available(device.type)
+            and torch.is_autocast_enabled(device.type)):
         return torch.autocast(device.type, enabled=False)
+    # entering a disabled autocast costs more than a small loss
     return nullcontext()
 
 

@@ -2,6 +2,7 @@
 import os.path as osp
 from typing import Optional
 
+import torch.distributed as dist
 from mmengine.config import Config
 from mmengine.logging import print_log
 
@@ -53,3 +54,15 @@ def _use_gloo_without_cuda(cfg: Config) -> None:
             'training instead of nccl.',
             logger='current')
         dist_cfg['backend'] = 'gloo'
+
+
+def close_process_group() -> None:
+    """Destroy the default process group of a distributed run, if any.
+
+    Without it the communication threads are still alive when the
+    interpreter exits, and a process that finished its work can abort
+    (``terminate called without an active exception``), so its launcher
+    reports a failure.
+    """
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()

@@ -6,36 +6,13 @@
 # the other proxy configs change only the head's switches. No published
 # number on BCCD; on COCO the row reads 39.2 AP (GFL paper Table 3).
 _base_ = [
+    '../_base_/models/resnet18-half_fpn64.py',
     './_base_/bccd_256x192.py',
     '../_base_/default_runtime.py',
 ]
 
 model = dict(
     type='ATSS',
-    data_preprocessor=dict(
-        type='DetDataPreprocessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        bgr_to_rgb=True,
-        pad_size_divisor=32),
-    backbone=dict(
-        type='ResNet',
-        depth=18,
-        base_channels=32,
-        num_stages=4,
-        out_indices=(1, 2, 3),
-        frozen_stages=-1,
-        norm_cfg=dict(type='BN', requires_grad=True),
-        norm_eval=False,
-        style='pytorch',
-        init_cfg=None),
-    neck=dict(
-        type='FPN',
-        in_channels=[64, 128, 256],
-        out_channels=64,
-        start_level=0,
-        add_extra_convs='on_output',
-        num_outs=4),
     bbox_head=dict(
         type='GFLAblationHead',
         num_classes=3,

@@ -5,6 +5,7 @@
 # gives the measured time and mAP. AdamW (lr 1e-3) rather than SGD: from
 # scratch on 300 images it learnt faster in the same 12 epochs.
 _base_ = [
+    '../_base_/models/resnet18-half_fpn64.py',
     '../_base_/datasets/synthetic_shapes.py',
     'mmdet::_base_/schedules/schedule_1x.py',
     '../_base_/default_runtime.py',
@@ -12,30 +13,6 @@ _base_ = [
 
 model = dict(
     type='GFL',
-    data_preprocessor=dict(
-        type='DetDataPreprocessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        bgr_to_rgb=True,
-        pad_size_divisor=32),
-    backbone=dict(
-        type='ResNet',
-        depth=18,
-        base_channels=32,
-        num_stages=4,
-        out_indices=(1, 2, 3),
-        frozen_stages=-1,
-        norm_cfg=dict(type='BN', requires_grad=True),
-        norm_eval=False,
-        style='pytorch',
-        init_cfg=None),
-    neck=dict(
-        type='FPN',
-        in_channels=[64, 128, 256],
-        out_channels=64,
-        start_level=0,
-        add_extra_convs='on_output',
-        num_outs=4),
     bbox_head=dict(
         type='GFLHead',
         num_classes=4,

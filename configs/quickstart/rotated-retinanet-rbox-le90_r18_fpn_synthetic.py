@@ -7,6 +7,7 @@
 # horizontal anchors still get positive anchors. The README gives the
 # measured time and mAP.
 _base_ = [
+    '../_base_/models/resnet18-half_fpn64.py',
     '../_base_/datasets/synthetic_rotated.py',
     '../_base_/default_runtime.py',
 ]
@@ -14,25 +15,11 @@ angle_version = 'le90'
 
 model = dict(
     type='RetinaNet',
-    data_preprocessor=dict(
-        type='DetDataPreprocessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        bgr_to_rgb=True,
-        pad_size_divisor=32,
-        boxtype2tensor=False),
-    backbone=dict(
-        type='ResNet',
-        depth=18,
-        base_channels=32,
-        num_stages=4,
-        out_indices=(1, 2, 3),
-        frozen_stages=-1,
-        norm_cfg=dict(type='BN', requires_grad=True),
-        norm_eval=False,
-        style='pytorch',
-        init_cfg=None),
+    # rotated boxes stay box objects until the head
+    data_preprocessor=dict(boxtype2tensor=False),
+    # P3-P5 only
     neck=dict(
+        _delete_=True,
         type='FPN',
         in_channels=[64, 128, 256],
         out_channels=64,

@@ -250,9 +250,7 @@ def _loss_and_jacobian(pred: Tensor, target: Tensor, eye: Tensor, spec: _Spec,
 
     Memory: the coordinates of ``pred`` are held in the storage of
     ``grad_p``, which is free until the Jacobian is written into it, and
-    every temporary is released or overwritten as soon as it is used: at
-    its peak a chunk holds 10 floats per pair beyond the gradient for the
-    IoU loss, 16 for GIoU and DIoU, 27 for CIoU.
+    every temporary is released or overwritten as soon as it is used.
     """
     eps, kind = spec.eps, spec.kind
     jac_p, jac_t = grad_p is not None, grad_t is not None
@@ -346,9 +344,8 @@ def _chunk_size(n: int, device: torch.device) -> int:
     """Pairs per chunk: on CPU, equal chunks of at most 8000 pairs, so that
     a ``(4, chunk)`` float32 temporary stays below glibc's 128 KiB mmap
     threshold (above it every temporary costs fresh pages), a chunk's
-    temporaries stay in cache and, from 20k pairs on, hold no more memory
-    than the ``(n, 4)`` gradient (the one buffer no implementation avoids)
-    for the IoU loss, while the per-call overhead is amortised. On
+    temporaries stay in cache, and their memory stays bounded however many
+    pairs there are, while the per-call overhead is amortised. On
     accelerators, one chunk."""
     if device.type != 'cpu' or n <= 8000:
         return max(n, 1)

@@ -37,6 +37,7 @@ Numerics, the same for every loss here:
   and gradients (mmdet's ``h + eps`` gives a gradient of ``1 / eps``).
 """
 import math
+from functools import lru_cache
 from typing import NamedTuple, Optional
 
 import torch
@@ -68,6 +69,37 @@ class PairGeometry(NamedTuple):
     # unclamped intersection width and height: (ih, iw) where the clamp at
     # 0 lets the derivative through (width >= 0), else 0
     d_inter: Optional[Tensor]
+    # (4, ...) bounds of boxes1 minus bounds of boxes2 (see _to_bounds):
+    # its sign says which box sets each side of the intersection and of the
+    # enclosing box
+    bounds_diff: Optional[Tensor]
+
+
+# Inside the IoU family a box is held as its four upper bounds, "bounds
+# form": (-x1, -y1, x2, y2) for the 'xyxy' box (x1, y1, x2, y2), the box
+# being -x <= -x1, -y <= -y1, x <= x2, y <= y2. With the lower edges negated
+# the intersection of two boxes is the elementwise minimum of their bounds,
+# the enclosing box the elementwise maximum, and a side is the sum of its two
+# bounds: one minimum over four rows and sums, where 'xyxy' needs a minimum
+# and a maximum over two rows each and differences. On CPU, where a small
+# loss costs per torch call more than per box, that saves calls; the
+# negation itself rides on the matrix product that transposes the boxes.
+_BOUND_SIGNS = (-1.0, -1.0, 1.0, 1.0)
+
+
+def _to_bounds(boxes: Tensor) -> Tensor:
+    """Coordinate-first ``'xyxy'`` boxes ``(4, ...)`` -> bounds form."""
+    signs = boxes.new_tensor(_BOUND_SIGNS)
+    return boxes * signs.view((4, ) + (1, ) * (boxes.dim() - 1))
+
+
+@lru_cache(maxsize=None)
+def _bounds_matrix(dtype: torch.dtype, device: torch.device) -> Tensor:
+    """``diag(-1, -1, 1, 1)``: ``(n, 4)`` 'xyxy' -> ``(4, n)`` bounds by
+    ``B @ boxes.t()`` (on CPU a matrix product transposes several times
+    faster than a strided copy), and the way back for gradients."""
+    with torch.inference_mode(False):
+        return torch.tensor(_BOUND_SIGNS, dtype=dtype, device=device).diag()
 
 
 def pair_geometry(boxes1: Tensor,
@@ -87,40 +119,65 @@ def pair_geometry(boxes1: Tensor,
         enclose: also measure the smallest enclosing box.
         centres: also measure twice the offset of the centres.
         sizes: also return the widths and heights of both box sets.
-        d_inter: also return the derivative of the intersection area.
-
-    Temporaries are released as soon as they are used, and nothing that
-    was not asked for is kept: the losses call this on chunks whose peak
-    memory is what is alive here at once.
+        d_inter: also return the derivative of the intersection area (and
+            ``bounds_diff``).
     """
-    lo1, hi1, lo2, hi2 = boxes1[:2], boxes1[2:], boxes2[:2], boxes2[2:]
-    # the areas first, one box set at a time: a size is dropped once used
-    # unless asked for
-    wh1 = hi1 - lo1
-    union = wh1.prod(0)
+    return _bounds_geometry(
+        _to_bounds(boxes1), _to_bounds(boxes2), eps, enclose, centres, sizes,
+        d_inter, False)
+
+
+def _bounds_geometry(b1: Tensor, b2: Tensor, eps: float, enclose: bool,
+                     centres: bool, sizes: bool, jacobian: bool,
+                     reuse_b2: bool) -> PairGeometry:
+    """:func:`pair_geometry` of boxes in bounds form ``(4, ...)``.
+
+    With ``reuse_b2`` (``b2`` has the shape of the pairs and is not needed
+    afterwards), ``b2`` is overwritten by ``bounds_diff``. The losses call
+    this on chunks whose peak memory is what is alive here at once, so
+    nothing that was not asked for is kept, and on CPU, where a chunk costs
+    more per torch call than per box, views are taken a few at a time
+    (``split``, ``unbind``).
+    """
+    lo1, hi1 = b1.split(2)
+    lo2, hi2 = b2.split(2)
+    # one box set at a time, and the intersection's lower and upper bounds
+    # apart: a temporary is dropped as soon as it is used
+    wh1 = lo1 + hi1
+    union = torch.mul(*wh1.unbind())
     wh1 = wh1 if sizes else None
-    wh2 = hi2 - lo2
-    union = union + wh2.prod(0)
+    wh2 = lo2 + hi2
+    union = torch.addcmul(union, *wh2.unbind())
     wh2 = wh2 if sizes else None
-    inter_raw = torch.minimum(hi1, hi2).sub_(torch.maximum(lo1, lo2))
-    # (ih, iw): the order the derivative of the area needs
-    inter_hw = inter_raw.flip(0).clamp_(min=0)
-    inter = inter_hw.prod(0)
+    inter_raw = torch.minimum(lo1, lo2)
+    inter_raw += torch.minimum(hi1, hi2)
+    inter_wh = inter_raw.clamp(min=0)
+    w, h = inter_wh.unbind()
+    inter = w * h
     grad = None
-    if d_inter:
-        # autograd's clamp passes the derivative at the bound itself, so a
-        # touching pair (width exactly 0) still has one
-        grad = inter_raw.ge_(0).mul_(inter_hw)
-    del inter_raw, inter_hw
+    if jacobian:
+        # (ih, iw), where the clamp lets the derivative through: autograd's
+        # clamp passes it at the bound itself, so a touching pair (width
+        # exactly 0) still has one
+        grad = inter_raw.ge_(0)
+        grad_w, grad_h = grad.unbind()
+        grad_w.mul_(h)
+        grad_h.mul_(w)
+    del inter_raw, inter_wh, w, h
     union = union.sub_(inter).clamp_(min=eps)
     iou = inter.div_(union)
-    enclose_wh = centre_offset = None
+    enclose_wh = diff = centre_offset = None
     if enclose:
-        enclose_wh = torch.maximum(hi1, hi2).sub_(torch.minimum(lo1, lo2))
-        enclose_wh = enclose_wh.clamp_(min=0)
+        low, high = torch.maximum(b1, b2).split(2)
+        enclose_wh = torch.add(low, high, out=low).clamp_(min=0)
+    if centres or jacobian:
+        diff = torch.sub(b1, b2, out=b2 if reuse_b2 else None)
     if centres:
-        centre_offset = (lo1 + hi1) - (lo2 + hi2)
-    return PairGeometry(union, iou, enclose_wh, centre_offset, wh1, wh2, grad)
+        # twice a centre is x1 + x2, the upper bound minus the lower one
+        low, high = diff.split(2)
+        centre_offset = high - low
+    return PairGeometry(union, iou, enclose_wh, centre_offset, wh1, wh2, grad,
+                        diff)
 
 
 def _compute_dtype(*tensors: Tensor) -> torch.dtype:
@@ -133,24 +190,26 @@ def _compute_dtype(*tensors: Tensor) -> torch.dtype:
 def _step(x: Tensor, threshold: float, strict: bool = False) -> Tensor:
     """``1.0`` where ``x >= threshold`` (``>`` if ``strict``), else ``0.0``.
 
-    Masks are floats multiplied in: on CPU a comparison written into a float
-    tensor is several times faster than a bool mask with ``torch.where`` or
-    ``masked_fill``."""
-    out = torch.empty_like(x)
-    return (torch.gt if strict else torch.ge)(x, threshold, out=out)
+    Masks are floats multiplied in, compared in place on a copy: on CPU a
+    bool mask, or a comparison written into another tensor, is several
+    times slower."""
+    out = x.clone()
+    return out.gt_(threshold) if strict else out.ge_(threshold)
 
 
 def _atan_ratio(wh: Tensor) -> Tensor:
     """``arctan(w / h)`` of ``(2, ...)`` widths/heights; 0 where w = h = 0
     (``h = 0`` alone gives ``+-pi/2`` through ``arctan(+-inf)``)."""
-    return torch.atan(wh[0] / wh[1]).nan_to_num_(0.0)
+    w, h = wh.unbind()
+    return torch.atan(w / h).nan_to_num_(0.0)
 
 
 def _atan_ratio_grad(wh: Tensor, scale: Tensor) -> Tensor:
     """``scale * d arctan(w/h) / d(w, h) = scale * (h, -w) / (w^2 + h^2)``;
     zero where ``w = h = 0`` (the norm's floor keeps ``0 * factor`` finite).
     """
-    norm = torch.addcmul(wh[0] * wh[0], wh[1], wh[1])
+    w, h = wh.unbind()
+    norm = torch.addcmul(w * w, h, h)
     factor = scale / norm.clamp_(min=torch.finfo(norm.dtype).tiny)
     grad = wh.flip(0).mul_(factor)
     grad[1].neg_()
@@ -176,45 +235,50 @@ class _Spec(NamedTuple):
 def _loss_terms(geo: PairGeometry, spec: _Spec, alpha: Optional[Tensor],
                 jac_t: bool):
     """The loss of each pair and its partial derivatives with respect to
-    the geometry: ``(loss, d_iou, d_union, d_enclose, d_centre, d_wh_p,
-    d_wh_t)``; None stands for a term the loss does not have (``d_iou``:
-    None means -1). ``geo.enclose_wh`` and ``geo.centre_offset`` are
-    overwritten by their partial derivatives."""
+    the geometry: ``(loss, iou, d_iou, d_union, d_enclose, d_centre, d_wh_p,
+    d_wh_t)``; ``iou`` is the IoU the derivatives are taken at, None stands
+    for a term the loss does not have (``d_iou``: None means -1).
+    ``geo.iou``, ``geo.enclose_wh`` and ``geo.centre_offset`` may be
+    overwritten."""
     kind, eps = spec.kind, spec.eps
     iou, union = geo.iou, geo.union
-    d_iou = d_union = d_enclose = d_centre = d_wh_p = d_wh_t = None
+    d_union = d_enclose = d_centre = d_wh_p = d_wh_t = None
     if kind == 'iou':
-        # mmdet floors the IoU at eps in every mode, not only in 'log'
+        # mmdet floors the IoU at eps in every mode, not only in 'log';
+        # where the floor is taken the derivative is 0, so the floored IoU
+        # serves the Jacobian and the raw one becomes the mask
         clamped = iou.clamp(min=eps)
-        live = _step(iou, eps)
+        live = iou.ge_(eps)
         if spec.mode == 'log':
             d_iou = live.div_(clamped).neg_()
-            loss = clamped.log_().neg_()
+            loss = torch.log(clamped).neg_()
         elif spec.mode == 'linear':
-            loss = clamped.neg_().add_(1)
+            loss = torch.rsub(clamped, 1)
             d_iou = live.neg_()
         else:
             d_iou = live.mul_(clamped).mul_(-2)
-            loss = clamped.mul_(clamped).neg_().add_(1)
-        return loss, d_iou, None, None, None, None, None
+            loss = torch.mul(clamped, clamped).neg_().add_(1)
+        return loss, clamped, d_iou, None, None, None, None, None
     ew = geo.enclose_wh
     if kind == 'giou':
         # 1 - IoU + (C - U) / C = 2 - IoU - U / C
-        raw = ew[0] * ew[1]
+        w, h = ew.unbind()
+        raw = w * h
         d_union = raw.clamp(min=eps).reciprocal_().neg_()  # -1 / C
         ratio = union * d_union  # -U / C
         loss = ratio.add_(2).sub_(iou)
         # dL/dC = U / C^2 where C is not floored; dC/d(cw, ch) = (ch, cw)
-        d_c = _step(raw, eps).mul_(d_union).mul_(d_union).mul_(union)
+        d_c = raw.ge_(eps).mul_(d_union).mul_(d_union).mul_(union)
         d_enclose = ew.flip(0).mul_(d_c)
-        return loss, None, d_union, d_enclose, None, None, None
+        return loss, iou, None, d_union, d_enclose, None, None, None
     # 1 - IoU + rho^2 / c^2, rho^2 = |offset|^2 / 4, c^2 = cw^2 + ch^2 + eps
     off = geo.centre_offset
-    inv_diag2 = torch.addcmul(ew[0] * ew[0], ew[1], ew[1])
-    inv_diag2 = inv_diag2.add_(eps).reciprocal_()
-    dist = torch.addcmul(off[0] * off[0], off[1], off[1])
+    w, h = ew.unbind()
+    inv_diag2 = torch.addcmul(w * w, h, h).add_(eps).reciprocal_()
+    x, y = off.unbind()
+    dist = torch.addcmul(x * x, y, y)
     dist = dist.mul_(inv_diag2).mul_(0.25)
-    loss = (1 - iou).add_(dist)
+    loss = torch.rsub(iou, 1).add_(dist)
     d_enclose = ew.mul_(dist.mul_(inv_diag2).mul_(-2))
     d_centre = off.mul_(inv_diag2.mul_(0.5))
     if kind == 'ciou':
@@ -228,115 +292,129 @@ def _loss_terms(geo: PairGeometry, spec: _Spec, alpha: Optional[Tensor],
         d_wh_p = _atan_ratio_grad(geo.wh1, -scale)
         if jac_t:
             d_wh_t = _atan_ratio_grad(geo.wh2, scale)
-    return loss, None, None, d_enclose, d_centre, d_wh_p, d_wh_t
+    return loss, iou, None, None, d_enclose, d_centre, d_wh_p, d_wh_t
 
 
-def _loss_and_jacobian(pred: Tensor, target: Tensor, eye: Tensor, spec: _Spec,
-                       alpha: Optional[Tensor], weight: Optional[Tensor],
-                       grad_p: Optional[Tensor], grad_t: Optional[Tensor],
-                       grad_eye: Tensor) -> Tensor:
+def _loss_and_jacobian(pred: Tensor, target: Tensor, bounds: Tensor,
+                       spec: _Spec, alpha: Optional[Tensor],
+                       weight: Optional[Tensor], grad_p: Optional[Tensor],
+                       grad_t: Optional[Tensor],
+                       grad_bounds: Tensor) -> Tensor:
     """Loss ``(c,)`` of one chunk of aligned pairs ``(c, 4)``, or with
     ``weight`` ``(c,)`` the sum of the weighted losses; where ``grad_p`` /
     ``grad_t`` ``(c, 4)`` are given, the derivatives of that output with
-    respect to each box, times ``grad_eye[0, 0]``, are written into them.
-    ``eye`` is the 4 x 4 identity, ``grad_eye`` a multiple of it.
+    respect to each box, times ``grad_bounds[3, 3]``, are written into
+    them. ``bounds`` is :func:`_bounds_matrix`, ``grad_bounds`` a multiple
+    of it.
 
     Each loss term depends on its own pair only, so these derivatives are
-    the whole Jacobian. They are assembled from the partial derivatives of
-    the loss with respect to the geometry (IoU, union, enclosing box, centre
-    offset, aspect ratios) and the derivatives of the geometry with respect
-    to the coordinates: ``min``/``max`` pass the derivative to the
-    smaller/larger argument, half and half on a tie, as autograd does.
+    the whole Jacobian. They are assembled, in bounds form, from the partial
+    derivatives of the loss with respect to the geometry (IoU, union,
+    intersection and enclosing sides, centre offset, aspect ratios) and the
+    derivatives of the geometry with respect to the bounds: ``min``/``max``
+    pass the derivative to the smaller/larger bound, half and half on a
+    tie, as autograd does.
 
-    Memory: the coordinates of ``pred`` are held in the storage of
-    ``grad_p``, which is free until the Jacobian is written into it, and
-    every temporary is released or overwritten as soon as it is used.
+    Memory: the bounds of ``pred`` are held in the storage of ``grad_p``,
+    which is free until the Jacobian is written into it, and every
+    temporary is released or overwritten as soon as it is used.
     """
     eps, kind = spec.eps, spec.kind
     jac_p, jac_t = grad_p is not None, grad_t is not None
-    p = _coords_first(pred, eye,
-                      None if grad_p is None else grad_p.view(4, -1))
-    t = _coords_first(target, eye)
-    geo = pair_geometry(
-        p,
-        t,
+    # (c, 4) -> (4, c) bounds by a matrix product (on CPU several times
+    # faster than a strided copy); the prediction's into its gradient
+    b1 = torch.mm(
+        bounds, pred.t(), out=None if grad_p is None else grad_p.view(4, -1))
+    geo = _bounds_geometry(
+        b1,
+        torch.mm(bounds, target.t()),
         eps,
         enclose=kind != 'iou',
         centres=kind in ('diou', 'ciou'),
         sizes=kind == 'ciou' or jac_t,
-        d_inter=jac_p or jac_t)
+        jacobian=jac_p or jac_t,
+        reuse_b2=True)
     terms = _loss_terms(geo, spec, alpha, jac_t)
-    loss, d_iou, d_union, d_enclose, d_centre, d_wh_p, d_wh_t = terms
+    loss, iou, d_iou, d_union, d_enclose, d_centre, d_wh_p, d_wh_t = terms
     del terms
     if weight is not None:
         # reduced at once: the per-pair losses are not kept
         loss = torch.dot(loss, weight)
     if not (jac_p or jac_t):
         return loss
-    # with s = sign(t - p): d min(p, t)/dp = (1 + s) / 2 and
-    # d max(p, t)/dp = (1 - s) / 2 (written over t, not needed any more)
-    sign = t.sub_(p).sign_()
-    iou, union, d_iwh, wh1, wh2 = (geo.iou, geo.union, geo.d_inter, geo.wh1,
-                                   geo.wh2)
+    union, d_iwh, wh1, wh2 = geo.union, geo.d_inter, geo.wh1, geo.wh2
+    sign = geo.bounds_diff.sign_()
     del geo
     if wh1 is None and jac_p:
-        # over x1, y1 of the prediction, read for the last time here
-        wh1 = torch.sub(p[2:], p[:2], out=p[:2])
+        # over the lower bounds of the prediction, read for the last time
+        low, high = b1.split(2)
+        wh1 = torch.add(low, high, out=low)
 
-    # IoU = I / U with U = A_p + A_t - I; where U is floored it is constant
-    g_union = iou.div_(union)  # dL/dU = -dL/dIoU IoU / U (+ d_union)
+    # IoU = I / U with U = A_p + A_t - I: dL/dU = -dL/dIoU IoU / U (+ the
+    # loss's own d_union), 0 where U is floored; dL/dI = dL/dIoU / U - dL/dU
+    inv_union = union.reciprocal()
+    g_union = iou.mul_(inv_union)
     if d_iou is not None:
         g_union.mul_(d_iou).neg_()
     if d_union is not None:
         g_union += d_union
         del d_union
-    g_union *= _step(union, eps, strict=True)
-    g_inter = union.reciprocal_()
-    if d_iou is None:
-        g_inter.neg_().sub_(g_union)
-    else:
-        g_inter.mul_(d_iou).sub_(g_union)
-        del d_iou
+    g_union.mul_(union.gt_(eps))
+    g_inter = inv_union.neg_() if d_iou is None else inv_union.mul_(d_iou)
+    g_inter -= g_union
+    del d_iou
     d_iwh.mul_(g_inter)
     del g_inter
-    # the intersection takes min of the x2, y2 and max of the x1, y1, the
-    # enclosing box the other way round, so with A, E, W, Dc the partial
-    # derivatives of the intersection, enclosing box, box size and centre
-    # offset: J_hi = (A + E) / 2 + (A - E) / 2 * s_hi + W + Dc and
-    # J_lo = -(A + E) / 2 + (A - E) / 2 * s_lo - W + Dc
+    # with s = sign(b_p - b_t): d min(b_p, b_t)/d b_p = (1 - s) / 2 for the
+    # intersection, d max/d b_p = (1 + s) / 2 for the enclosing box. With
+    # A, E the derivatives for the intersection and enclosing sides, W for
+    # the box's own sides and Dc for the centre offset:
+    # J_p = (A + E) / 2 + W_p + s (E - A) / 2 + r Dc and
+    # J_t = (A + E) / 2 + W_t - s (E - A) / 2 - r Dc, r = -1 on the lower
+    # bounds and +1 on the upper ones
     if d_enclose is None:
-        half_sum = half_diff = d_iwh.mul_(0.5)
+        half_sum = d_iwh.mul_(0.5)
+        half_diff, diff_sign = half_sum, -1.0  # (E - A) / 2 = -A / 2
     else:
         half_sum = d_enclose.add_(d_iwh).mul_(0.5)
-        half_diff = d_iwh.sub_(half_sum)  # A - (A + E) / 2 = (A - E) / 2
+        half_diff = torch.sub(half_sum, d_iwh, out=d_iwh)
+        diff_sign = 1.0
         del d_enclose
+    sign_lo_hi = sign.view(2, 2, -1)
     # the target first: the prediction's Jacobian is then built in place,
-    # over the signs and half_sum
+    # over the signs
     for grad, side in ((grad_t, -1.0), (grad_p, 1.0)):
         if grad is None:
             continue
         last = side > 0
-        jac = sign if last else torch.empty_like(sign)
-        jac_lo_hi = jac.view(2, 2, -1)
-        # the target sees the min/max derivatives and the offset mirrored
-        torch.mul(sign.view(2, 2, -1), half_diff, out=jac_lo_hi)
-        if not last:
-            jac.neg_()
-        base = half_sum if last else half_sum.clone()
+        if last:
+            jac, jac_lo_hi = sign, sign_lo_hi.mul_(half_diff)
+        else:
+            jac = torch.empty_like(sign)
+            jac_lo_hi = torch.mul(
+                sign_lo_hi, half_diff, out=jac.view(2, 2, -1))
         # W: dA/d(w, h) = (h, w), plus the aspect-ratio term of CIoU
-        base.addcmul_((wh1 if last else wh2).flip(0), g_union)
+        base = half_sum if last else half_sum.clone()
+        base_w, base_h = base.unbind()
+        w, h = (wh1 if last else wh2).unbind()
+        base_w.addcmul_(h, g_union)
+        base_h.addcmul_(w, g_union)
         d_wh = d_wh_p if last else d_wh_t
         if d_wh is not None:
             base += d_wh
-        jac[:2].sub_(base)
-        jac[2:].add_(base)
+        if side * diff_sign > 0:
+            jac_lo_hi.add_(base)
+        else:
+            torch.sub(base, jac_lo_hi, out=jac_lo_hi)
         if d_centre is not None:
-            jac_lo_hi.add_(d_centre, alpha=side)
+            jac_lo, jac_hi = jac_lo_hi.unbind()
+            jac_lo.sub_(d_centre, alpha=side)
+            jac_hi.add_(d_centre, alpha=side)
         if weight is not None:
             jac.mul_(weight)
-        # (4, c) -> (c, 4) times the scale: the identity trick again; for
-        # the prediction this overwrites its coordinates, used above
-        torch.mm(jac.t(), grad_eye, out=grad)
+        # (4, c) -> (c, 4), back from bounds form and scaled: for the
+        # prediction this overwrites its bounds, used above
+        torch.mm(jac.t(), grad_bounds, out=grad)
     return loss
 
 
@@ -350,15 +428,6 @@ def _chunk_size(n: int, device: torch.device) -> int:
     if device.type != 'cpu' or n <= 8000:
         return max(n, 1)
     return -(-n // -(-n // 8000))
-
-
-def _coords_first(boxes: Tensor,
-                  eye: Tensor,
-                  out: Optional[Tensor] = None) -> Tensor:
-    """``(n, 4)`` -> ``(4, n)`` in the dtype of ``eye``, the 4 x 4 identity,
-    into ``out`` if given: on CPU a matrix product transposes several times
-    faster than a strided copy."""
-    return torch.mm(eye, boxes.to(eye.dtype).t(), out=out)
 
 
 def _iou_pass(pred: Tensor, target: Tensor, weight: Optional[Tensor],
@@ -384,20 +453,26 @@ def _iou_chunks(pred: Tensor, target: Tensor, weight: Optional[Tensor],
     ]
     loss = None if reduced else pred.new_empty((n, ), dtype=dtype)
     partial = []
-    # transposes the boxes; scaled, transposes the gradients and scales them
-    eye = torch.eye(4, dtype=dtype, device=pred.device)
-    grad_eye = eye * scale if reduced else eye
-    if reduced:
+    bounds = _bounds_matrix(dtype, pred.device)
+    grad_bounds = bounds * scale if reduced else bounds
+    # the matrix products need one dtype
+    if pred.dtype != dtype:
+        pred = pred.to(dtype)
+    if target.dtype != dtype:
+        target = target.to(dtype)
+    if reduced and weight.dtype != dtype:
         weight = weight.to(dtype)
+    if alpha is not None and alpha.dtype != dtype:
+        alpha = alpha.to(dtype)
     step = _chunk_size(n, pred.device)
     for start in range(0, n, step):
         rows = slice(start, start + step)
-        grad_p, grad_t = (None if grad is None else grad[rows]
-                          for grad in grads)
         chunk_loss = _loss_and_jacobian(
-            pred[rows], target[rows], eye, spec,
-            None if alpha is None else alpha[rows].to(dtype),
-            weight[rows] if reduced else None, grad_p, grad_t, grad_eye)
+            pred[rows], target[rows], bounds, spec,
+            None if alpha is None else alpha[rows],
+            weight[rows] if reduced else None,
+            None if grads[0] is None else grads[0][rows],
+            None if grads[1] is None else grads[1][rows], grad_bounds)
         if reduced:
             partial.append(chunk_loss)
         else:
@@ -470,7 +545,10 @@ def _iou_family(pred: Tensor,
     if reduction == 'sum' and avg_factor is not None:
         raise ValueError('avg_factor can not be used with reduction="sum"')
     shape = pred.shape[:-1]
-    pred, target = pred.reshape(-1, 4), target.reshape(-1, 4)
+    if pred.dim() != 2:
+        # a reshape of a tensor that needs a gradient is a node of the graph
+        # (and a step of the backward pass) even when it changes nothing
+        pred, target = pred.reshape(-1, 4), target.reshape(-1, 4)
     if alpha is not None:
         alpha = alpha.detach().reshape(-1)
     want_grad = torch.is_grad_enabled() and (pred.requires_grad

@@ -346,3 +346,40 @@ def test_no_nan_or_inf_on_bad_boxes(dtype, kind, mode):
         assert torch.isfinite(target.grad).all(), (pred, target)
 
     check()
+
+
+def test_pair_geometry_matches_the_xyxy_formulas():
+    """Every field of ``pair_geometry`` (computed in bounds form) against
+    the 'xyxy' formulas written out, in float64, on random and edge-case
+    pairs (touching, identical, inverted, zero-area)."""
+    pred, target = pairs(seed=11)
+    b1, b2 = pred.t(), target.t()
+    geo = family.pair_geometry(
+        b1, b2, 1e-7, enclose=True, centres=True, sizes=True, d_inter=True)
+    x1, y1, x2, y2 = b1
+    u1, v1, u2, v2 = b2
+    iw_raw = torch.minimum(x2, u2) - torch.maximum(x1, u1)
+    ih_raw = torch.minimum(y2, v2) - torch.maximum(y1, v1)
+    iw, ih = iw_raw.clamp(min=0), ih_raw.clamp(min=0)
+    union = ((x2 - x1) * (y2 - y1) + (u2 - u1) * (v2 - v1) -
+             iw * ih).clamp(min=1e-7)
+    want = dict(
+        union=union,
+        iou=iw * ih / union,
+        enclose_wh=torch.stack([
+            torch.maximum(x2, u2) - torch.minimum(x1, u1),
+            torch.maximum(y2, v2) - torch.minimum(y1, v1)
+        ]).clamp(min=0),
+        centre_offset=torch.stack([(x1 + x2) - (u1 + u2),
+                                   (y1 + y2) - (v1 + v2)]),
+        wh1=torch.stack([x2 - x1, y2 - y1]),
+        wh2=torch.stack([u2 - u1, v2 - v1]),
+        d_inter=torch.stack([(iw_raw >= 0) * ih, (ih_raw >= 0) * iw]),
+        # which box sets each side of the intersection: the sign of the
+        # difference of the bounds (-x1, -y1, x2, y2)
+        bounds_diff=torch.stack([u1 - x1, v1 - y1, x2 - u2, y2 - v2]))
+    for name, value in want.items():
+        torch.testing.assert_close(
+            getattr(geo, name), value.to(torch.float64), msg=name)
+    # the inputs are not touched
+    assert torch.equal(b1, pred.t()) and torch.equal(b2, target.t())

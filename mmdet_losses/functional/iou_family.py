@@ -455,11 +455,6 @@ def _iou_chunks(pred: Tensor, target: Tensor, weight: Optional[Tensor],
     partial = []
     bounds = _bounds_matrix(dtype, pred.device)
     grad_bounds = bounds * scale if reduced else bounds
-    # the matrix products need one dtype
-    if pred.dtype != dtype:
-        pred = pred.to(dtype)
-    if target.dtype != dtype:
-        target = target.to(dtype)
     if reduced and weight.dtype != dtype:
         weight = weight.to(dtype)
     if alpha is not None and alpha.dtype != dtype:
@@ -467,8 +462,15 @@ def _iou_chunks(pred: Tensor, target: Tensor, weight: Optional[Tensor],
     step = _chunk_size(n, pred.device)
     for start in range(0, n, step):
         rows = slice(start, start + step)
+        # the matrix products need one dtype; half inputs are cast a chunk
+        # at a time, so that their memory stays bounded too
+        pred_rows, target_rows = pred[rows], target[rows]
+        if pred_rows.dtype != dtype:
+            pred_rows = pred_rows.to(dtype)
+        if target_rows.dtype != dtype:
+            target_rows = target_rows.to(dtype)
         chunk_loss = _loss_and_jacobian(
-            pred[rows], target[rows], bounds, spec,
+            pred_rows, target_rows, bounds, spec,
             None if alpha is None else alpha[rows],
             weight[rows] if reduced else None,
             None if grads[0] is None else grads[0][rows],

@@ -12,9 +12,10 @@ r"""IoU, GIoU, DIoU and CIoU losses of aligned box pairs, and pairwise IoU.
   :math:`v = 4/\pi^2 (\arctan(w_t/h_t) - \arctan(w/h))^2` and
   :math:`\alpha = v / ((1 - IoU) + v)`, a weight without gradient.
 
-All boxes are ``'xyxy'``. One geometry routine, :func:`pair_geometry`,
-computes intersection, union, enclosing box and centre offset for all of
-them, aligned (the losses) or broadcast to all pairs (:func:`box_iou`). The
+All boxes are ``'xyxy'``. One geometry routine (:func:`pair_geometry`, which
+works on the boxes' bounds ``(-x1, -y1, x2, y2)`` inside) computes
+intersection, union, enclosing box and centre offset for all of them, aligned
+(the losses) or broadcast to all pairs (:func:`box_iou`). The
 losses run in a :class:`torch.autograd.Function` whose backward is the
 analytic derivative: it keeps no graph of intermediates, which makes it
 faster and lighter than autograd through the formula.

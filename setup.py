@@ -59,7 +59,9 @@ if __name__ == '__main__':
         python_requires='>=3.8',
         packages=find_packages(include=['mmdet_losses', 'mmdet_losses.*']),
         include_package_data=True,
-        package_data={'mmdet_losses': ['.mim/**/*', '.mim/*']},
+        package_data={
+            'mmdet_losses': ['.mim/**/*', '.mim/*', 'functional/csrc/*.cpp']
+        },
         install_requires=read_requirements('runtime.txt'),
         extras_require={
             'mim': read_requirements('mminstall.txt'),

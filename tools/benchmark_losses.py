@@ -50,6 +50,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
+from mmdet_losses.functional import native  # noqa: E402
+
 IOU_NAMES = {
     'iou': 'IoULoss',
     'giou': 'GIoULoss',
@@ -335,6 +337,11 @@ def parse_args(argv: Optional[List[str]] = None):
         choices=['iou', 'giou', 'diou', 'ciou', 'focal', 'qfl', 'dfl'],
         help='benchmark these losses only')
     parser.add_argument(
+        '--no-compiled',
+        action='store_true',
+        help="run the IoU family's torch implementation instead of its "
+        'compiled CPU kernel (what a machine without a C++ compiler runs)')
+    parser.add_argument(
         '--quick',
         action='store_true',
         help='tiny sizes and 2 repeats: checks that the tool runs')
@@ -343,6 +350,13 @@ def parse_args(argv: Optional[List[str]] = None):
 
 def main(argv: Optional[List[str]] = None) -> str:
     args = parse_args(argv)
+    if args.no_compiled:
+        with native.disabled():
+            return run(args)
+    return run(args)
+
+
+def run(args) -> str:
     torch.set_num_threads(args.threads)
     device = args.device
     tv = torchvision_ops()
@@ -373,6 +387,11 @@ def main(argv: Optional[List[str]] = None) -> str:
               f'{torch.__version__}, median of {repeat}; copy bandwidth '
               f'{bandwidth / 1e9:.1f} GB/s; torchvision '
               f"{'loaded' if tv is not None else 'not loadable here'}")
+    if not device.startswith('cuda'):
+        compiled = native.iou_family_kernel(torch.float32) is not None
+        header += (
+            '; IoU family: ' +
+            ('compiled CPU kernel' if compiled else 'torch implementation'))
     table = header + '\n\n' + format_table(rows, device, bandwidth)
     print(table)
     return table

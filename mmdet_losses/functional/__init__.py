@@ -1,6 +1,8 @@
 """The pure-torch core of mmdet_losses: every formula of the package lives
 here, importable with torch alone (no mmdet, mmcv or mmengine), like
-``torchvision.ops``.
+``torchvision.ops``. ``csrc/`` holds the IoU family's CPU kernel, the same
+definitions as :mod:`.iou_family` in C++, compiled on first use
+(:mod:`.native`).
 
 A new module adds its import here and its names to ``__all__``.
 """

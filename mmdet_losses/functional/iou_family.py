@@ -20,6 +20,13 @@ losses run in a :class:`torch.autograd.Function` whose backward is the
 analytic derivative: it keeps no graph of intermediates, which makes it
 faster and lighter than autograd through the formula.
 
+On CPU, float32 and float64 pairs go through a compiled kernel instead
+(``csrc/iou_family_cpu.cpp``, built on first use, see :mod:`.native`): the
+same definitions, loss and derivatives, in one loop over the pairs. The
+torch implementation here serves every other device and dtype, and CPUs
+where no C++ compiler is found; tests hold each against the references and
+the two against each other.
+
 Numerics, the same for every loss here:
 
 * the union and the enclosing area are floored at ``eps``, ``c^2`` gets
@@ -35,7 +42,10 @@ Numerics, the same for every loss here:
   finite float16 instead of overflowing to inf;
 * ``arctan(w / h)`` is taken as 0 for a box with ``w = h = 0`` and its
   derivative there as 0, so zero-area and inverted boxes give finite values
-  and gradients (mmdet's ``h + eps`` gives a gradient of ``1 / eps``).
+  and gradients (mmdet's ``h + eps`` gives a gradient of ``1 / eps``);
+* a box with an infinite or NaN coordinate has no loss: what comes out for
+  its pair is not specified (NaN, mostly); no other pair's loss or
+  derivative changes (a reduced loss is NaN).
 """
 import math
 from functools import lru_cache
@@ -46,6 +56,7 @@ from torch import Tensor
 from torch.autograd import Function
 from torch.autograd.function import once_differentiable
 
+from . import native
 from .precomputed_grad import autocast_off, precomputed_backward
 from .reduction import AVG_FACTOR_EPS, check_reduction, weight_reduce_loss
 
@@ -431,15 +442,69 @@ def _chunk_size(n: int, device: torch.device) -> int:
     return -(-n // -(-n // 8000))
 
 
+_KERNEL_DTYPES = (torch.float32, torch.float64)
+# the kernel's code of each loss (csrc/iou_family_cpu.cpp, enum Kind)
+_KERNEL_KIND = {
+    ('iou', 'log'): 0,
+    ('iou', 'linear'): 1,
+    ('iou', 'square'): 2,
+    ('giou', ''): 3,
+    ('diou', ''): 4,
+    ('ciou', ''): 5
+}
+
+
 def _iou_pass(pred: Tensor, target: Tensor, weight: Optional[Tensor],
               alpha: Optional[Tensor], spec: _Spec, scale: float, jac_p: bool,
               jac_t: bool):
-    """One chunked pass over the pairs: the output (the loss of each pair,
-    or with ``weight`` the scalar ``scale * sum(weight * loss)``) and the
-    derivatives of the output with respect to ``pred`` and ``target``."""
+    """One pass over the pairs: the output (the loss of each pair, or with
+    ``weight`` the scalar ``scale * sum(weight * loss)``) and the
+    derivatives of the output with respect to ``pred`` and ``target``. By
+    the compiled kernel where it serves (CPU, float32/float64 inputs), else
+    by the torch implementation."""
+    dtype = _compute_dtype(pred, target)
+    if (pred.device.type == 'cpu' and pred.dtype in _KERNEL_DTYPES
+            and target.dtype in _KERNEL_DTYPES):
+        kernel = native.iou_family_kernel(dtype)
+        if kernel is not None:
+            return _kernel_pass(kernel, pred, target, weight, alpha, spec,
+                                scale, jac_p, jac_t, dtype)
     with autocast_off(pred.device):
         return _iou_chunks(pred, target, weight, alpha, spec, scale, jac_p,
                            jac_t)
+
+
+def _kernel_pass(kernel, pred: Tensor, target: Tensor,
+                 weight: Optional[Tensor], alpha: Optional[Tensor],
+                 spec: _Spec, scale: float, jac_p: bool, jac_t: bool,
+                 dtype: torch.dtype):
+    """:func:`_iou_pass` by the compiled CPU kernel (:mod:`.native`):
+    one loop over the pairs, no temporaries beyond the outputs (inputs
+    that are not contiguous are copied once)."""
+
+    def ready(t: Optional[Tensor]) -> Optional[Tensor]:
+        return None if t is None else t.to(dtype).contiguous()
+
+    pred, target, weight, alpha = map(ready, (pred, target, weight, alpha))
+    n = pred.size(0)
+    grads = [
+        pred.new_empty((n, 4)) if wanted else None for wanted in (jac_p, jac_t)
+    ]
+    reduced = weight is not None
+    loss = None if reduced else pred.new_empty((n, ))
+    threshold = spec.alpha_iou_threshold
+
+    def address(t: Optional[Tensor]) -> Optional[int]:
+        return None if t is None else t.data_ptr()
+
+    total = kernel(_KERNEL_KIND[spec.kind, spec.mode], address(pred),
+                   address(target), address(weight), address(alpha), spec.eps,
+                   0.0 if threshold is None else threshold, threshold
+                   is not None, scale if reduced else 1.0, address(loss),
+                   *map(address, grads), n)
+    if reduced:
+        loss = torch.tensor(total, dtype=dtype)
+    return loss, grads
 
 
 def _iou_chunks(pred: Tensor, target: Tensor, weight: Optional[Tensor],

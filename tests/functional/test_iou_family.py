@@ -1,6 +1,10 @@
 """IoU-family losses: parity with mmdet, analytic derivatives against
 autograd of the formulas and finite differences, pairwise IoU, reduction,
-robustness on bad boxes in every floating dtype, errors."""
+robustness on bad boxes in every floating dtype, errors.
+
+Every test runs twice: on the compiled CPU kernel (float32 and float64 on
+CPU, see :mod:`mmdet_losses.functional.native`) and on the torch
+implementation (every other device and dtype)."""
 import importlib
 
 import pytest
@@ -11,11 +15,23 @@ from loss_references import edge_case_pairs, random_boxes, reference_iou_family
 
 from mmdet_losses.functional import box_iou, ciou_loss, diou_loss, giou_loss
 from mmdet_losses.functional import iou_family as family
-from mmdet_losses.functional import iou_loss
+from mmdet_losses.functional import iou_loss, native
 from mmdet_losses.functional.reduction import weight_reduce_loss
 
 KINDS = [('iou', 'log'), ('iou', 'linear'), ('iou', 'square'), ('giou', ''),
          ('diou', ''), ('ciou', '')]
+
+
+@pytest.fixture(autouse=True, params=['compiled', 'torch'])
+def implementation(request):
+    if request.param == 'torch':
+        with native.disabled():
+            yield request.param
+        return
+    if native._compiler() is None:
+        pytest.skip('no C++ compiler: the compiled kernel can not be built')
+    assert native.iou_family_kernel(torch.float32) is not None
+    yield request.param
 
 
 def ours(kind, mode='log', eps=1e-7, threshold=None):

@@ -22,3 +22,10 @@ def test_quick_run_prints_a_row_per_loss():
         assert speedup and float(speedup.group(1)) > 0
         assert float(row.rstrip(' |').split('|')[-1]) > 0
     assert 'copy bandwidth' in table
+
+
+def test_the_torch_implementation_can_be_benchmarked():
+    tool = load_tool('benchmark_losses.py')
+    table = tool.main(['--quick', '--only', 'ciou', '--no-compiled'])
+    assert 'IoU family: torch implementation' in table
+    assert 'CIoULoss 512 pairs' in table

@@ -249,9 +249,10 @@ double dispatch(int kind, const T *pred, const T *target, const T *weight,
 
 // pred, target: (n, 4) 'xyxy', contiguous. weight: (n,) or null; with it
 // the return value is scale * sum(weight * loss) and the derivatives are
-// those of that value, else the return value is 0. alpha: (n,) CIoU alpha
-// or null (computed, gated at alpha_threshold when gated). loss_out: (n,)
-// or null. grad_p, grad_t: (n, 4) or null.
+// those of that value; without it the return value is 0 and the
+// derivatives are those of each pair's loss, times scale. alpha: (n,) CIoU
+// alpha or null (computed, gated at alpha_threshold when gated).
+// loss_out: (n,) or null. grad_p, grad_t: (n, 4) or null.
 extern "C" double mmdet_losses_iou_family_f32(
     int kind, const float *pred, const float *target, const float *weight,
     const float *alpha, float eps, float alpha_threshold, int gated,

@@ -43,11 +43,6 @@ ENV_SWITCH = 'MMDET_LOSSES_NATIVE'
 _enabled = os.environ.get(ENV_SWITCH, '1') != '0'
 
 
-def is_enabled() -> bool:
-    """Whether the compiled kernels are used where they exist."""
-    return _enabled
-
-
 @contextmanager
 def disabled() -> Iterator[None]:
     """Run the torch implementations inside the block."""

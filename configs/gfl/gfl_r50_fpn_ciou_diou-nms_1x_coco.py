@@ -5,5 +5,9 @@
 # 40.2 AP (GFL paper Table 3).
 _base_ = './gfl_r50_fpn_ciou_1x_coco.py'
 
+# mmcv.ops.batched_nms finds 'diou_nms' only once
+# mmdet_losses.models.task_modules.diou_nms.register_diou_nms() has run:
+# this package's runner (runner_type, from the base config) calls it for a
+# config that names the type; a script that builds the model itself must.
 model = dict(
     test_cfg=dict(nms=dict(type='diou_nms', iou_threshold=0.6, beta=1.0)))

@@ -1,21 +1,41 @@
 """DIoU-NMS against a plain greedy reference, alone, batched through mmcv's
-``batched_nms`` and inside an mmdet dense head's post-processing."""
+``batched_nms`` and inside an mmdet dense head's post-processing; its
+explicit install into mmcv."""
 import importlib
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
-from mmcv.ops import batched_nms
-from mmengine.config import ConfigDict
+from mmcv.ops import batched_nms, nms
+from mmengine.config import Config, ConfigDict
 
-import mmdet_losses.models  # noqa: F401  (registers 'diou_nms' with mmcv)
-from mmdet_losses.models.task_modules.diou_nms import diou_nms
+import mmdet_losses.models  # noqa: F401
+from mmdet_losses.models.task_modules.diou_nms import (
+    diou_nms, register_diou_nms, register_diou_nms_if_used, uses_diou_nms)
 
-# the module; its package exports the function under the same name
-diou_nms_module = importlib.import_module(
-    'mmdet_losses.models.task_modules.diou_nms')
-
+REPO = Path(__file__).resolve().parents[2]
 DEVICES = ['cpu'] + (['cuda'] if torch.cuda.is_available() else [])
+
+
+def mmcv_nms_module():
+    # not `import mmcv.ops.nms as ...`: mmcv.ops exports the function nms
+    return importlib.import_module('mmcv.ops.nms')
+
+
+@pytest.fixture
+def installed():
+    """register_diou_nms() for one test, undone afterwards so that every
+    test sees mmcv as an import of this package leaves it."""
+    module = mmcv_nms_module()
+    had = hasattr(module, 'diou_nms')
+    register_diou_nms()
+    yield
+    if not had:
+        del module.diou_nms
 
 
 def reference_criterion(a, b, beta):
@@ -161,13 +181,9 @@ def test_gradient_flows_to_kept_boxes_like_mmcv_nms():
 
 
 @pytest.mark.parametrize('bad, message', [
-    (lambda b, s:
-     (b.index_fill(0, torch.tensor([3]), float('nan')), s), 'box 3'),
     (lambda b, s: (b.index_put(
         (torch.tensor([5]), torch.tensor([2])), torch.tensor(-1.0)), s),
-     'box 5'),
-    (lambda b, s:
-     (b, s.index_fill(0, torch.tensor([2]), float('inf'))), 'box 2'),
+     'box 5 is inverted'),
     (lambda b, s: (b[:, :3], s), 'shape'),
     (lambda b, s: (b, s[:-1]), 'scores must have shape'),
 ])
@@ -181,6 +197,8 @@ def test_bad_input_names_the_problem(bad, message):
     (dict(iou_threshold=-0.1), 'iou_threshold'),
     (dict(iou_threshold=1.5), 'iou_threshold'),
     (dict(iou_threshold=0.5, beta=0), 'beta'),
+    (dict(iou_threshold=0.5, offset=2), 'offset must be 0 or 1'),
+    (dict(iou_threshold=0.5, offset=-1), 'offset must be 0 or 1'),
 ])
 def test_bad_parameters_raise(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -198,6 +216,7 @@ def reference_batched(boxes, scores, labels, threshold, beta):
     return sorted(keep, key=lambda i: (-float(scores[i]), i))
 
 
+@pytest.mark.usefixtures('installed')
 @pytest.mark.parametrize('device', DEVICES)
 @pytest.mark.parametrize('split_thr', [10000, 50])
 def test_mmcv_batched_nms_dispatches_per_class(split_thr, device):
@@ -221,8 +240,9 @@ def test_mmcv_batched_nms_dispatches_per_class(split_thr, device):
 
 def test_mmdet_dense_head_uses_it_from_test_cfg():
     """An unmodified mmdet head (RetinaHead) post-processes with DIoU-NMS
-    when its test_cfg asks for it: its detections equal the reference
-    applied to the head's own boxes before NMS."""
+    when its test_cfg asks for it, once the runner's call made for that
+    config installed it: its detections equal the reference applied to the
+    head's own boxes before NMS."""
     from mmdet.models.dense_heads import RetinaHead
     torch.manual_seed(0)
     test_cfg = ConfigDict(
@@ -231,6 +251,17 @@ def test_mmdet_dense_head_uses_it_from_test_cfg():
         score_thr=0.0,
         nms=dict(type='diou_nms', iou_threshold=0.5, beta=0.6),
         max_per_img=50)
+    module = mmcv_nms_module()
+    had = hasattr(module, 'diou_nms')
+    try:
+        assert register_diou_nms_if_used(dict(test_cfg=test_cfg))
+        _check_head(RetinaHead, test_cfg)
+    finally:
+        if not had:
+            del module.diou_nms
+
+
+def _check_head(RetinaHead, test_cfg):
     head = RetinaHead(
         num_classes=3,
         in_channels=4,
@@ -263,11 +294,215 @@ def test_mmdet_dense_head_uses_it_from_test_cfg():
         plain.bboxes, result.bboxes)
 
 
+@pytest.mark.usefixtures('installed')
 def test_registration_is_idempotent_and_does_not_clobber(monkeypatch):
-    mmcv_nms = importlib.import_module('mmcv.ops.nms')
-    assert mmcv_nms.diou_nms is diou_nms
-    diou_nms_module.register_with_mmcv()
-    assert mmcv_nms.diou_nms is diou_nms
-    monkeypatch.setattr(mmcv_nms, 'diou_nms', lambda *a: None)
+    module = mmcv_nms_module()
+    assert module.diou_nms is diou_nms
+    register_diou_nms()
+    assert module.diou_nms is diou_nms
+    monkeypatch.setattr(module, 'diou_nms', lambda *a: None)
     with pytest.raises(RuntimeError, match='different "diou_nms"'):
-        diou_nms_module.register_with_mmcv()
+        register_diou_nms()
+
+
+def test_import_alone_leaves_mmcv_alone_and_install_is_explicit():
+    """In a fresh interpreter (this one's mmcv state depends on the tests
+    run before): importing the package, its models and this module adds
+    nothing to mmcv.ops.nms; register_diou_nms() does, and batched_nms then
+    resolves the name."""
+    script = '\n'.join([
+        'import importlib, torch',
+        'import mmdet_losses, mmdet_losses.models',
+        'import mmdet_losses.models.task_modules.diou_nms as m',
+        'nms_module = importlib.import_module("mmcv.ops.nms")',
+        'print(hasattr(nms_module, "diou_nms"))',
+        'from mmcv.ops import batched_nms',
+        'cfg = dict(type="diou_nms", iou_threshold=0.5)',
+        'boxes, scores = torch.rand(3, 4), torch.rand(3)',
+        'boxes[:, 2:] += 1',
+        'try:',
+        '    batched_nms(boxes, scores, torch.zeros(3), cfg)',
+        'except NameError as e:',
+        '    print("NameError", e)',
+        'from mmdet_losses.models.task_modules.diou_nms import '
+        'register_diou_nms, diou_nms',
+        'register_diou_nms()',
+        'print(nms_module.diou_nms is diou_nms)',
+        'print(len(batched_nms(boxes, scores, torch.zeros(3), cfg)[1]) > 0)',
+    ])
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join(
+            [str(REPO), os.environ.get('PYTHONPATH', '')]),
+        OMP_NUM_THREADS='1')
+    out = subprocess.run([sys.executable, '-c', script],
+                         cwd=REPO,
+                         env=env,
+                         capture_output=True,
+                         text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [
+        'False', "NameError name 'diou_nms' is not defined", 'True', 'True'
+    ]
+
+
+def test_install_fails_loudly_without_mmcv_ops(monkeypatch):
+    # None in sys.modules makes the import raise, as a missing mmcv.ops does
+    monkeypatch.delattr(mmcv_nms_module(), 'diou_nms', raising=False)
+    monkeypatch.setitem(sys.modules, 'mmcv.ops.nms', None)
+    with pytest.raises(
+            ImportError,
+            match='DIoU-NMS cannot be installed: mmcv.ops failed '
+            'to import') as info:
+        register_diou_nms()
+    assert isinstance(info.value.__cause__, ImportError)
+    cfg = dict(model=dict(test_cfg=dict(nms=dict(type='diou_nms'))))
+    with pytest.raises(ImportError, match='DIoU-NMS cannot be installed'):
+        register_diou_nms_if_used(cfg)
+    # a config without DIoU-NMS needs no mmcv.ops and installs nothing
+    plain = dict(model=dict(test_cfg=dict(nms=dict(type='nms'))))
+    assert register_diou_nms_if_used(plain) is False
+
+
+def test_uses_diou_nms_finds_it_anywhere():
+    assert uses_diou_nms([dict(a=(1, dict(type='diou_nms')))])
+    assert uses_diou_nms(ConfigDict(x=dict(nms=dict(type='diou_nms'))))
+    assert not uses_diou_nms(dict(type='nms', name='diou_nms'))
+    assert not uses_diou_nms(dict(nms=dict(type='soft_nms')))
+
+
+def diou_nms_configs():
+    """Every shipped config that names diou_nms, found by text."""
+    return sorted(
+        p.relative_to(REPO / 'configs').as_posix()
+        for p in (REPO / 'configs').rglob('*.py')
+        if 'diou_nms' in p.read_text())
+
+
+def test_shipped_diou_nms_configs_are_found():
+    configs = diou_nms_configs()
+    assert 'gfl/gfl_r50_fpn_ciou_diou-nms_1x_coco.py' in configs
+    for name in configs:
+        cfg = Config.fromfile(str(REPO / 'configs' / name))
+        assert uses_diou_nms(cfg), name
+    plain = Config.fromfile(str(REPO / 'configs/gfl/gfl_r50_fpn_1x_coco.py'))
+    assert not uses_diou_nms(plain)
+    assert not uses_diou_nms(torch.nn.Linear(1, 1))
+
+
+def offset_boxes(boxes, offset):
+    """The continuous boxes mmcv's ``offset`` describes: x2, y2 + offset."""
+    return torch.cat([boxes[:, :2], boxes[:, 2:] + offset], 1)
+
+
+def test_offset_closed_form():
+    # widths 3 + offset; x-overlap 1 + offset; centres 2 apart in x
+    boxes = torch.tensor([[0., 0., 3., 3.], [2., 0., 5., 3.]])
+    scores = torch.tensor([0.9, 0.8])
+    # offset 0: IoU 3 / 15, rho^2 4, c^2 5^2 + 3^2
+    assert math.isclose(
+        reference_criterion(boxes[0].tolist(), boxes[1].tolist(), 1),
+        0.2 - 4 / 34)
+    # offset 1: IoU 8 / 24, rho^2 4, c^2 6^2 + 4^2
+    wide = offset_boxes(boxes, 1)
+    assert math.isclose(
+        reference_criterion(wide[0].tolist(), wide[1].tolist(), 1),
+        1 / 3 - 4 / 52)
+    assert diou_nms(boxes, scores, 0.2)[1].tolist() == [0, 1]
+    assert diou_nms(boxes, scores, 0.2, offset=1)[1].tolist() == [0]
+    assert diou_nms(boxes, scores, 0.26, offset=1)[1].tolist() == [0, 1]
+    # mmcv's plain NMS with the same offset sees IoU 1/3 > 0.3
+    assert nms(boxes, scores, 0.3, offset=1)[1].tolist() == [0]
+    assert diou_nms(boxes, scores, 0.3, offset=1)[1].tolist() == [0, 1]
+
+
+@pytest.mark.parametrize('seed', range(3))
+@pytest.mark.parametrize('threshold', [0.31, 0.53, 0.77])
+def test_offset_equals_mmcv_nms_on_concentric_boxes(seed, threshold):
+    """Boxes sharing one centre have no distance term, so DIoU-NMS is plain
+    NMS there: with offset=1 it must keep what mmcv.ops.nms(offset=1)
+    keeps, and differ from offset=0 somewhere (the widths matter)."""
+    g = torch.Generator().manual_seed(seed)
+    half = torch.randint(0, 12, (80, 2), generator=g).float()
+    boxes = torch.cat([20 - half, 20 + half], 1)  # x1 + x2 = 40 for all
+    scores = torch.randperm(80, generator=g).float() / 80
+    for offset in (0, 1):
+        _, expected = nms(boxes, scores, threshold, offset=offset)
+        _, keep = diou_nms(boxes, scores, threshold, offset=offset)
+        assert keep.tolist() == expected.tolist(), offset
+    assert not torch.equal(
+        diou_nms(boxes, scores, threshold, offset=1)[1],
+        diou_nms(boxes, scores, threshold, offset=0)[1])
+
+
+@pytest.mark.parametrize('seed', range(3))
+def test_offset_equals_reference_on_widened_boxes(seed):
+    boxes = random_boxes(120, seed).round()
+    scores = torch.rand(
+        120, generator=torch.Generator().manual_seed(seed)).double()
+    _, keep = diou_nms(boxes, scores, 0.45, beta=0.6, offset=1)
+    assert keep.tolist() == reference_diou_nms(
+        offset_boxes(boxes, 1), scores, 0.45, 0.6)
+
+
+@pytest.mark.usefixtures('installed')
+def test_offset_through_batched_nms():
+    boxes = random_boxes(100, 4).round()
+    scores = torch.rand(
+        100, generator=torch.Generator().manual_seed(4)).double()
+    labels = torch.zeros(100, dtype=torch.long)
+    cfg = dict(type='diou_nms', iou_threshold=0.4, offset=1)
+    _, keep = batched_nms(boxes, scores, labels, cfg)
+    assert keep.tolist() == reference_diou_nms(
+        offset_boxes(boxes, 1), scores, 0.4)
+
+
+def test_non_finite_boxes_are_dropped_with_a_warning():
+    boxes = random_boxes(50, 8)
+    scores = torch.rand(50, generator=torch.Generator().manual_seed(8))
+    scores = scores.double()
+    boxes[3, 1] = float('nan')
+    boxes[17, 2] = float('inf')
+    boxes[30, 0] = -float('inf')
+    scores[9] = float('nan')
+    with pytest.warns(
+            RuntimeWarning, match=r'dropped 4 of 50 boxes .*\[3, 9, 17, 30\]'):
+        dets, keep = diou_nms(boxes, scores, 0.5)
+    rest = [i for i in range(50) if i not in (3, 9, 17, 30)]
+    expected = [
+        rest[i] for i in reference_diou_nms(boxes[rest], scores[rest], 0.5)
+    ]
+    assert keep.tolist() == expected
+    assert torch.isfinite(dets).all()
+
+
+def test_all_boxes_non_finite_gives_an_empty_result():
+    boxes = torch.full((4, 4), float('nan'))
+    with pytest.warns(RuntimeWarning, match='dropped 4 of 4'):
+        dets, keep = diou_nms(boxes, torch.rand(4), 0.5)
+    assert dets.shape == (0, 5) and keep.shape == (0, )
+
+
+@pytest.mark.usefixtures('installed')
+def test_non_finite_boxes_in_batched_nms():
+    boxes = random_boxes(60, 9)
+    scores = torch.rand(
+        60, generator=torch.Generator().manual_seed(9)).double()
+    labels = torch.randint(
+        0, 3, (60, ), generator=torch.Generator().manual_seed(10))
+    boxes[5] = float('nan')
+    cfg = dict(type='diou_nms', iou_threshold=0.5)
+    rest = [i for i in range(60) if i != 5]
+    # class-agnostic, the boxes reach diou_nms as they are
+    with pytest.warns(RuntimeWarning, match='dropped 1 of 60'):
+        _, keep = batched_nms(boxes, scores, labels, cfg, class_agnostic=True)
+    assert keep.tolist() == [
+        rest[i] for i in reference_diou_nms(boxes[rest], scores[rest], 0.5)
+    ]
+    # with class offsets mmcv shifts by boxes.max(), NaN: every box becomes
+    # NaN before diou_nms sees them; the image loses its detections, but
+    # with a warning and without an exception
+    with pytest.warns(RuntimeWarning, match='dropped 60 of 60'):
+        _, keep = batched_nms(boxes, scores, labels, cfg)
+    assert len(keep) == 0

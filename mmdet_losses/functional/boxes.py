@@ -30,6 +30,16 @@ def _check_boxes(boxes: Tensor, name: str = 'boxes') -> None:
                          f'{tuple(boxes.shape)}')
 
 
+def check_box_pairs(pred: Tensor, target: Tensor) -> None:
+    """Raise unless ``pred`` and ``target`` are aligned pairs of boxes: two
+    tensors ``(..., 4)`` of the same shape."""
+    _check_boxes(pred, 'pred')
+    _check_boxes(target, 'target')
+    if pred.shape != target.shape:
+        raise ValueError('pred and target must have the same shape, got '
+                         f'{tuple(pred.shape)} and {tuple(target.shape)}')
+
+
 def _check_points(points: Optional[Tensor], boxes: Tensor) -> Tensor:
     if points is None:
         raise ValueError("the 'ltrb' box format needs the points the "
@@ -111,24 +121,23 @@ def xyxy_to_distance(points: Tensor, boxes: Tensor) -> Tensor:
                      dim=-1)
 
 
-def _to_xyxy(boxes: Tensor, fmt: str, points: Optional[Tensor]) -> Tensor:
-    if fmt == 'xyxy':
-        return boxes
-    if fmt == 'cxcywh':
-        return cxcywh_to_xyxy(boxes)
-    if fmt == 'xywh':
-        return xywh_to_xyxy(boxes)
-    return distance_to_xyxy(points, boxes)
+# each format but 'xyxy' and 'ltrb' (which needs the points): its converters
+# to and from 'xyxy'
+_CONVERTERS = {
+    'cxcywh': (cxcywh_to_xyxy, xyxy_to_cxcywh),
+    'xywh': (xywh_to_xyxy, xyxy_to_xywh),
+}
 
 
-def _from_xyxy(boxes: Tensor, fmt: str, points: Optional[Tensor]) -> Tensor:
+def _convert(boxes: Tensor, fmt: str, to_xyxy: bool,
+             points: Optional[Tensor]) -> Tensor:
+    """``boxes`` from ``fmt`` to ``'xyxy'`` (``to_xyxy``) or back."""
     if fmt == 'xyxy':
         return boxes
-    if fmt == 'cxcywh':
-        return xyxy_to_cxcywh(boxes)
-    if fmt == 'xywh':
-        return xyxy_to_xywh(boxes)
-    return xyxy_to_distance(points, boxes)
+    if fmt == 'ltrb':
+        convert = distance_to_xyxy if to_xyxy else xyxy_to_distance
+        return convert(points, boxes)
+    return _CONVERTERS[fmt][0 if to_xyxy else 1](boxes)
 
 
 def check_box_format(fmt: str) -> str:
@@ -161,4 +170,4 @@ def convert_boxes(boxes: Tensor,
         _check_points(points, boxes)
     if src == dst:
         return boxes
-    return _from_xyxy(_to_xyxy(boxes, src, points), dst, points)
+    return _convert(_convert(boxes, src, True, points), dst, False, points)

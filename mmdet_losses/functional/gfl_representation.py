@@ -18,7 +18,7 @@ Distances are in units of the feature stride, as in GFL: with ``n = 16`` and
 import torch
 from torch import Tensor
 
-from .iou_family import pair_geometry
+from .iou_geometry import pair_geometry
 
 # GFL (and mmdet's bbox2distance) keep DFL targets 0.1 bin below the last
 # bin, so that the right neighbour bin n exists for every target

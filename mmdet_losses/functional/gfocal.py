@@ -16,22 +16,22 @@ must give the expected distance ``delta * sum_i i S_i`` (mmdet's
 ``Integral`` assumes ``delta = 1``), and its targets (in stride units)
 must be passed as they are, not divided: the loss divides by ``delta``.
 """
-from typing import Optional, Tuple, Union
+from typing import Optional, Union
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 from torch.autograd import Function
 from torch.autograd.function import once_differentiable
 
 from .checks import check_labels, check_range
-from .classification import _chunk_rows, _compute_dtype, _modulated_loss
-from .precomputed_grad import autocast_off, precomputed_backward
-from .reduction import AVG_FACTOR_EPS, check_reduction, weight_reduce_loss
+from .focal import LabelsAndScores, modulated_bce_of_probs, modulated_loss
+from .precomputed_grad import (autocast_off, chunk_rows, compute_dtype,
+                               precomputed_backward)
+from .reduction import check_reduction, fused_scale, weight_reduce_loss
 
 
 def quality_focal_loss(pred: Tensor,
-                       target: Union[Tuple[Tensor, Tensor], Tensor],
+                       target: Union[LabelsAndScores, Tensor],
                        weight: Optional[Tensor] = None,
                        beta: float = 2.0,
                        reduction: str = 'mean',
@@ -56,8 +56,8 @@ def quality_focal_loss(pred: Tensor,
         ``(N,)`` with ``reduction='none'``, else a scalar.
     """
     if not activated:
-        return _modulated_loss(pred, target, weight, beta, None, True,
-                               reduction, avg_factor, True, loss_weight)
+        return modulated_loss(pred, target, weight, beta, None, True,
+                              reduction, avg_factor, True, loss_weight)
     check_reduction(reduction)
     n, c = pred.shape
     if isinstance(target, (tuple, list)):
@@ -71,11 +71,7 @@ def quality_focal_loss(pred: Tensor,
             raise ValueError(f'target of shape {tuple(target.shape)} must '
                              f'match pred {tuple(pred.shape)}')
         soft = target.to(pred.dtype)
-    m = (soft - pred).abs()
-    # |y - p|^beta has an infinite slope at 0 for beta < 1: keep it finite
-    mod = m.clamp(min=torch.finfo(m.dtype).tiny).pow(beta)
-    loss = (F.binary_cross_entropy(pred, soft, reduction='none') *
-            mod).sum(dim=1)
+    loss = modulated_bce_of_probs(pred, soft, beta, quality=True).sum(dim=1)
     return loss_weight * weight_reduce_loss(loss, weight, reduction,
                                             avg_factor)
 
@@ -90,13 +86,13 @@ def _dfl_pass(x: Tensor, position: Tensor, weight: Optional[Tensor],
 
 def _dfl_chunks(x: Tensor, position: Tensor, weight: Optional[Tensor],
                 reduce: bool, scale: float, with_grad: bool):
-    dtype = _compute_dtype(x)
+    dtype = compute_dtype(x)
     m, k = x.shape
     grad = x.new_empty((m, k), dtype=dtype) if with_grad else None
     loss = x.new_empty((m, ), dtype=dtype)
     if weight is not None:
         weight = weight.to(dtype)
-    step = _chunk_rows(m, k, x.device)
+    step = chunk_rows(m, k, x.device)
     for start in range(0, m, step):
         rows = slice(start, start + step)
         chunk = x[rows].to(dtype)
@@ -205,18 +201,11 @@ def distribution_focal_loss(pred: Tensor,
                              f'{tuple(weight.shape)}')
         weight = weight.reshape(m)
     want_grad = torch.is_grad_enabled() and pred.requires_grad
-    if reduction == 'sum' and avg_factor is not None:
-        raise ValueError('avg_factor can not be used with reduction="sum"')
-    if (reduction == 'none' or weight is not None and weight.requires_grad
-            or isinstance(avg_factor, Tensor)):
+    scale = fused_scale(weight, reduction, avg_factor, loss_weight, m)
+    if scale is None or reduction == 'none':
         loss = _DistributionFocal.apply(pred, position, None, False, 1.0,
                                         want_grad)
-        loss = weight_reduce_loss(loss, weight, reduction, avg_factor)
-        return loss * loss_weight if loss_weight != 1 else loss
-    scale = float(loss_weight)
-    if avg_factor is not None:
-        scale /= avg_factor + AVG_FACTOR_EPS
-    elif reduction == 'mean' and m > 0:
-        scale /= m
+        return weight_reduce_loss(
+            loss, weight, reduction, avg_factor, loss_weight=loss_weight)
     return _DistributionFocal.apply(pred, position, weight, True, scale,
                                     want_grad)

@@ -1,4 +1,4 @@
-r"""IoU, GIoU, DIoU and CIoU losses of aligned box pairs, and pairwise IoU.
+r"""IoU, GIoU, DIoU and CIoU losses of aligned box pairs.
 
 * IoU loss, UnitBox (Yu et al., ACM MM 2016, arXiv:1608.01471):
   :math:`-\ln IoU`, or :math:`1 - IoU` (linear), or :math:`1 - IoU^2`
@@ -12,20 +12,19 @@ r"""IoU, GIoU, DIoU and CIoU losses of aligned box pairs, and pairwise IoU.
   :math:`v = 4/\pi^2 (\arctan(w_t/h_t) - \arctan(w/h))^2` and
   :math:`\alpha = v / ((1 - IoU) + v)`, a weight without gradient.
 
-All boxes are ``'xyxy'``. One geometry routine (:func:`pair_geometry`, which
-works on the boxes' bounds ``(-x1, -y1, x2, y2)`` inside) computes
-intersection, union, enclosing box and centre offset for all of them, aligned
-(the losses) or broadcast to all pairs (:func:`box_iou`). The
-losses run in a :class:`torch.autograd.Function` whose backward is the
-analytic derivative: it keeps no graph of intermediates, which makes it
-faster and lighter than autograd through the formula.
+All boxes are ``'xyxy'``. The formulas and the geometry they share with the
+pairwise :func:`box_iou` live in :mod:`.iou_geometry`; this module runs them
+over the pairs. The losses run in a :class:`torch.autograd.Function` whose
+backward is the analytic derivative: it keeps no graph of intermediates,
+which makes it faster and lighter than autograd through the formula.
 
 On CPU, float32 and float64 pairs go through a compiled kernel instead
-(``csrc/iou_family_cpu.cpp``, built on first use, see :mod:`.native`): the
-same definitions, loss and derivatives, in one loop over the pairs. The
-torch implementation here serves every other device and dtype, and CPUs
-where no C++ compiler is found; tests hold each against the references and
-the two against each other.
+(``csrc/iou_family_cpu.cpp``, built on first use and called by
+:func:`.native.iou_family_pass`): the same definitions, loss and
+derivatives, in one loop over the pairs. The torch implementation here
+serves every other device and dtype, and CPUs where no C++ compiler is
+found; tests hold each against the references and the two against each
+other.
 
 Numerics, the same for every loss here:
 
@@ -47,9 +46,7 @@ Numerics, the same for every loss here:
   its pair is not specified (NaN, mostly); no other pair's loss or
   derivative changes (a reduced loss is NaN).
 """
-import math
-from functools import lru_cache
-from typing import NamedTuple, Optional
+from typing import List, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -57,258 +54,27 @@ from torch.autograd import Function
 from torch.autograd.function import once_differentiable
 
 from . import native
-from .precomputed_grad import autocast_off, precomputed_backward
-from .reduction import AVG_FACTOR_EPS, check_reduction, weight_reduce_loss
+from .boxes import check_box_pairs
+from .iou_geometry import (LossSpec, bounds_geometry, bounds_matrix, box_iou,
+                           loss_terms, pair_geometry)
+from .precomputed_grad import autocast_off, compute_dtype, precomputed_backward
+from .reduction import fused_scale, weight_reduce_loss
+
+# box_iou and pair_geometry stand here too, the family's public names since
+# the package began (mmdet_losses.functional, the DIoU-NMS module)
+__all__ = [
+    'IOU_MODES', 'box_iou', 'ciou_loss', 'diou_loss', 'giou_loss', 'iou_loss',
+    'pair_geometry'
+]
 
 IOU_MODES = ('log', 'linear', 'square')
-PAIRWISE_MODES = ('iou', 'giou', 'diou')
-_V_SCALE = 4 / math.pi**2
-
-
-class PairGeometry(NamedTuple):
-    """What :func:`pair_geometry` measures of box pairs.
-
-    ``(2, ...)`` fields hold the x part in row 0 and the y part in row 1.
-    Optional fields are None unless asked for.
-    """
-    union: Tensor  # (...) union area, floored at eps
-    iou: Tensor  # (...)
-    enclose_wh: Optional[Tensor]  # (2, ...) enclosing box, clamped at 0
-    centre_offset: Optional[Tensor]  # (2, ...) 2 * (centre1 - centre2)
-    wh1: Optional[Tensor]  # (2, ...) signed width and height of boxes1
-    wh2: Optional[Tensor]  # (2, ...) of boxes2
-    # (2, ...) derivative of the intersection area with respect to the
-    # unclamped intersection width and height: (ih, iw) where the clamp at
-    # 0 lets the derivative through (width >= 0), else 0
-    d_inter: Optional[Tensor]
-    # (4, ...) bounds of boxes1 minus bounds of boxes2 (see _to_bounds):
-    # its sign says which box sets each side of the intersection and of the
-    # enclosing box
-    bounds_diff: Optional[Tensor]
-
-
-# Inside the IoU family a box is held as its four upper bounds, "bounds
-# form": (-x1, -y1, x2, y2) for the 'xyxy' box (x1, y1, x2, y2), the box
-# being -x <= -x1, -y <= -y1, x <= x2, y <= y2. With the lower edges negated
-# the intersection of two boxes is the elementwise minimum of their bounds,
-# the enclosing box the elementwise maximum, and a side is the sum of its two
-# bounds: one minimum over four rows and sums, where 'xyxy' needs a minimum
-# and a maximum over two rows each and differences. On CPU, where a small
-# loss costs per torch call more than per box, that saves calls; the
-# negation itself rides on the matrix product that transposes the boxes.
-_BOUND_SIGNS = (-1.0, -1.0, 1.0, 1.0)
-
-
-def _to_bounds(boxes: Tensor) -> Tensor:
-    """Coordinate-first ``'xyxy'`` boxes ``(4, ...)`` -> bounds form."""
-    signs = boxes.new_tensor(_BOUND_SIGNS)
-    return boxes * signs.view((4, ) + (1, ) * (boxes.dim() - 1))
-
-
-@lru_cache(maxsize=None)
-def _bounds_matrix(dtype: torch.dtype, device: torch.device) -> Tensor:
-    """``diag(-1, -1, 1, 1)``: ``(n, 4)`` 'xyxy' -> ``(4, n)`` bounds by
-    ``B @ boxes.t()`` (on CPU a matrix product transposes several times
-    faster than a strided copy), and the way back for gradients."""
-    with torch.inference_mode(False):
-        return torch.tensor(_BOUND_SIGNS, dtype=dtype, device=device).diag()
-
-
-def pair_geometry(boxes1: Tensor,
-                  boxes2: Tensor,
-                  eps: float,
-                  enclose: bool = False,
-                  centres: bool = False,
-                  sizes: bool = False,
-                  d_inter: bool = False) -> PairGeometry:
-    """The geometry shared by every IoU-family function of this package.
-
-    Args:
-        boxes1: ``'xyxy'`` boxes, coordinate first: shape ``(4, ...)``, rows
-            ``x1, y1, x2, y2``.
-        boxes2: the same, broadcastable against ``boxes1``.
-        eps: floor of the union.
-        enclose: also measure the smallest enclosing box.
-        centres: also measure twice the offset of the centres.
-        sizes: also return the widths and heights of both box sets.
-        d_inter: also return the derivative of the intersection area (and
-            ``bounds_diff``).
-    """
-    return _bounds_geometry(
-        _to_bounds(boxes1), _to_bounds(boxes2), eps, enclose, centres, sizes,
-        d_inter, False)
-
-
-def _bounds_geometry(b1: Tensor, b2: Tensor, eps: float, enclose: bool,
-                     centres: bool, sizes: bool, jacobian: bool,
-                     reuse_b2: bool) -> PairGeometry:
-    """:func:`pair_geometry` of boxes in bounds form ``(4, ...)``.
-
-    With ``reuse_b2`` (``b2`` has the shape of the pairs and is not needed
-    afterwards), ``b2`` is overwritten by ``bounds_diff``. The losses call
-    this on chunks whose peak memory is what is alive here at once, so
-    nothing that was not asked for is kept, and on CPU, where a chunk costs
-    more per torch call than per box, views are taken a few at a time
-    (``split``, ``unbind``).
-    """
-    lo1, hi1 = b1.split(2)
-    lo2, hi2 = b2.split(2)
-    # one box set at a time, and the intersection's lower and upper bounds
-    # apart: a temporary is dropped as soon as it is used
-    wh1 = lo1 + hi1
-    union = torch.mul(*wh1.unbind())
-    wh1 = wh1 if sizes else None
-    wh2 = lo2 + hi2
-    union = torch.addcmul(union, *wh2.unbind())
-    wh2 = wh2 if sizes else None
-    inter_raw = torch.minimum(lo1, lo2)
-    inter_raw += torch.minimum(hi1, hi2)
-    inter_wh = inter_raw.clamp(min=0)
-    w, h = inter_wh.unbind()
-    inter = w * h
-    grad = None
-    if jacobian:
-        # (ih, iw), where the clamp lets the derivative through: autograd's
-        # clamp passes it at the bound itself, so a touching pair (width
-        # exactly 0) still has one
-        grad = inter_raw.ge_(0)
-        grad_w, grad_h = grad.unbind()
-        grad_w.mul_(h)
-        grad_h.mul_(w)
-    del inter_raw, inter_wh, w, h
-    union = union.sub_(inter).clamp_(min=eps)
-    iou = inter.div_(union)
-    enclose_wh = diff = centre_offset = None
-    if enclose:
-        low, high = torch.maximum(b1, b2).split(2)
-        enclose_wh = torch.add(low, high, out=low).clamp_(min=0)
-    if centres or jacobian:
-        diff = torch.sub(b1, b2, out=b2 if reuse_b2 else None)
-    if centres:
-        # twice a centre is x1 + x2, the upper bound minus the lower one
-        low, high = diff.split(2)
-        centre_offset = high - low
-    return PairGeometry(union, iou, enclose_wh, centre_offset, wh1, wh2, grad,
-                        diff)
-
-
-def _compute_dtype(*tensors: Tensor) -> torch.dtype:
-    """float64 stays float64; everything else is computed in float32."""
-    if any(t.dtype == torch.float64 for t in tensors):
-        return torch.float64
-    return torch.float32
-
-
-def _step(x: Tensor, threshold: float, strict: bool = False) -> Tensor:
-    """``1.0`` where ``x >= threshold`` (``>`` if ``strict``), else ``0.0``.
-
-    Masks are floats multiplied in, compared in place on a copy: on CPU a
-    bool mask, or a comparison written into another tensor, is several
-    times slower."""
-    out = x.clone()
-    return out.gt_(threshold) if strict else out.ge_(threshold)
-
-
-def _atan_ratio(wh: Tensor) -> Tensor:
-    """``arctan(w / h)`` of ``(2, ...)`` widths/heights; 0 where w = h = 0
-    (``h = 0`` alone gives ``+-pi/2`` through ``arctan(+-inf)``)."""
-    w, h = wh.unbind()
-    return torch.atan(w / h).nan_to_num_(0.0)
-
-
-def _atan_ratio_grad(wh: Tensor, scale: Tensor) -> Tensor:
-    """``scale * d arctan(w/h) / d(w, h) = scale * (h, -w) / (w^2 + h^2)``;
-    zero where ``w = h = 0`` (the norm's floor keeps ``0 * factor`` finite).
-    """
-    w, h = wh.unbind()
-    norm = torch.addcmul(w * w, h, h)
-    factor = scale / norm.clamp_(min=torch.finfo(norm.dtype).tiny)
-    grad = wh.flip(0).mul_(factor)
-    grad[1].neg_()
-    return grad
-
-
-def _ciou_alpha(iou: Tensor, v: Tensor, threshold: Optional[float]) -> Tensor:
-    # 1 - IoU + v >= 0; where it is 0, v is 0 and so is alpha
-    denom = (1 - iou).add_(v).clamp_(min=torch.finfo(iou.dtype).tiny)
-    alpha = v / denom
-    if threshold is not None:
-        alpha *= _step(iou, threshold, strict=True)
-    return alpha
-
-
-class _Spec(NamedTuple):
-    kind: str  # 'iou', 'giou', 'diou' or 'ciou'
-    mode: str  # IoU loss: 'log', 'linear' or 'square'
-    eps: float
-    alpha_iou_threshold: Optional[float]
-
-
-def _loss_terms(geo: PairGeometry, spec: _Spec, alpha: Optional[Tensor],
-                jac_t: bool):
-    """The loss of each pair and its partial derivatives with respect to
-    the geometry: ``(loss, iou, d_iou, d_union, d_enclose, d_centre, d_wh_p,
-    d_wh_t)``; ``iou`` is the IoU the derivatives are taken at, None stands
-    for a term the loss does not have (``d_iou``: None means -1).
-    ``geo.iou``, ``geo.enclose_wh`` and ``geo.centre_offset`` may be
-    overwritten."""
-    kind, eps = spec.kind, spec.eps
-    iou, union = geo.iou, geo.union
-    d_union = d_enclose = d_centre = d_wh_p = d_wh_t = None
-    if kind == 'iou':
-        # mmdet floors the IoU at eps in every mode, not only in 'log';
-        # where the floor is taken the derivative is 0, so the floored IoU
-        # serves the Jacobian and the raw one becomes the mask
-        clamped = iou.clamp(min=eps)
-        live = iou.ge_(eps)
-        if spec.mode == 'log':
-            d_iou = live.div_(clamped).neg_()
-            loss = torch.log(clamped).neg_()
-        elif spec.mode == 'linear':
-            loss = torch.rsub(clamped, 1)
-            d_iou = live.neg_()
-        else:
-            d_iou = live.mul_(clamped).mul_(-2)
-            loss = torch.mul(clamped, clamped).neg_().add_(1)
-        return loss, clamped, d_iou, None, None, None, None, None
-    ew = geo.enclose_wh
-    if kind == 'giou':
-        # 1 - IoU + (C - U) / C = 2 - IoU - U / C
-        w, h = ew.unbind()
-        raw = w * h
-        d_union = raw.clamp(min=eps).reciprocal_().neg_()  # -1 / C
-        ratio = union * d_union  # -U / C
-        loss = ratio.add_(2).sub_(iou)
-        # dL/dC = U / C^2 where C is not floored; dC/d(cw, ch) = (ch, cw)
-        d_c = raw.ge_(eps).mul_(d_union).mul_(d_union).mul_(union)
-        d_enclose = ew.flip(0).mul_(d_c)
-        return loss, iou, None, d_union, d_enclose, None, None, None
-    # 1 - IoU + rho^2 / c^2, rho^2 = |offset|^2 / 4, c^2 = cw^2 + ch^2 + eps
-    off = geo.centre_offset
-    w, h = ew.unbind()
-    inv_diag2 = torch.addcmul(w * w, h, h).add_(eps).reciprocal_()
-    x, y = off.unbind()
-    dist = torch.addcmul(x * x, y, y)
-    dist = dist.mul_(inv_diag2).mul_(0.25)
-    loss = torch.rsub(iou, 1).add_(dist)
-    d_enclose = ew.mul_(dist.mul_(inv_diag2).mul_(-2))
-    d_centre = off.mul_(inv_diag2.mul_(0.5))
-    if kind == 'ciou':
-        # + alpha v, v = k delta^2, delta = atan(wt / ht) - atan(w / h)
-        delta = _atan_ratio(geo.wh2).sub_(_atan_ratio(geo.wh1))
-        v = delta * delta * _V_SCALE
-        if alpha is None:
-            alpha = _ciou_alpha(iou, v, spec.alpha_iou_threshold)
-        loss = loss.addcmul_(alpha, v)
-        scale = delta.mul_(alpha).mul_(2 * _V_SCALE)
-        d_wh_p = _atan_ratio_grad(geo.wh1, -scale)
-        if jac_t:
-            d_wh_t = _atan_ratio_grad(geo.wh2, scale)
-    return loss, iou, None, None, d_enclose, d_centre, d_wh_p, d_wh_t
+# the output of a pass and the derivatives of it with respect to pred and
+# target (None where not asked for)
+_PassResult = Tuple[Tensor, List[Optional[Tensor]]]
 
 
 def _loss_and_jacobian(pred: Tensor, target: Tensor, bounds: Tensor,
-                       spec: _Spec, alpha: Optional[Tensor],
+                       spec: LossSpec, alpha: Optional[Tensor],
                        weight: Optional[Tensor], grad_p: Optional[Tensor],
                        grad_t: Optional[Tensor],
                        grad_bounds: Tensor) -> Tensor:
@@ -316,7 +82,7 @@ def _loss_and_jacobian(pred: Tensor, target: Tensor, bounds: Tensor,
     ``weight`` ``(c,)`` the sum of the weighted losses; where ``grad_p`` /
     ``grad_t`` ``(c, 4)`` are given, the derivatives of that output with
     respect to each box, times ``grad_bounds[3, 3]``, are written into
-    them. ``bounds`` is :func:`_bounds_matrix`, ``grad_bounds`` a multiple
+    them. ``bounds`` is :func:`bounds_matrix`, ``grad_bounds`` a multiple
     of it.
 
     Each loss term depends on its own pair only, so these derivatives are
@@ -337,7 +103,7 @@ def _loss_and_jacobian(pred: Tensor, target: Tensor, bounds: Tensor,
     # faster than a strided copy); the prediction's into its gradient
     b1 = torch.mm(
         bounds, pred.t(), out=None if grad_p is None else grad_p.view(4, -1))
-    geo = _bounds_geometry(
+    geo = bounds_geometry(
         b1,
         torch.mm(bounds, target.t()),
         eps,
@@ -346,7 +112,7 @@ def _loss_and_jacobian(pred: Tensor, target: Tensor, bounds: Tensor,
         sizes=kind == 'ciou' or jac_t,
         jacobian=jac_p or jac_t,
         reuse_b2=True)
-    terms = _loss_terms(geo, spec, alpha, jac_t)
+    terms = loss_terms(geo, spec, alpha, jac_t)
     loss, iou, d_iou, d_union, d_enclose, d_centre, d_wh_p, d_wh_t = terms
     del terms
     if weight is not None:
@@ -442,75 +208,28 @@ def _chunk_size(n: int, device: torch.device) -> int:
     return -(-n // -(-n // 8000))
 
 
-_KERNEL_DTYPES = (torch.float32, torch.float64)
-# the kernel's code of each loss (csrc/iou_family_cpu.cpp, enum Kind)
-_KERNEL_KIND = {
-    ('iou', 'log'): 0,
-    ('iou', 'linear'): 1,
-    ('iou', 'square'): 2,
-    ('giou', ''): 3,
-    ('diou', ''): 4,
-    ('ciou', ''): 5
-}
-
-
 def _iou_pass(pred: Tensor, target: Tensor, weight: Optional[Tensor],
-              alpha: Optional[Tensor], spec: _Spec, scale: float, jac_p: bool,
-              jac_t: bool):
+              alpha: Optional[Tensor], spec: LossSpec, scale: float,
+              jac_p: bool, jac_t: bool) -> _PassResult:
     """One pass over the pairs: the output (the loss of each pair, or with
     ``weight`` the scalar ``scale * sum(weight * loss)``) and the
     derivatives of the output with respect to ``pred`` and ``target``. By
     the compiled kernel where it serves (CPU, float32/float64 inputs), else
     by the torch implementation."""
-    dtype = _compute_dtype(pred, target)
-    if (pred.device.type == 'cpu' and pred.dtype in _KERNEL_DTYPES
-            and target.dtype in _KERNEL_DTYPES):
-        kernel = native.iou_family_kernel(dtype)
-        if kernel is not None:
-            return _kernel_pass(kernel, pred, target, weight, alpha, spec,
-                                scale, jac_p, jac_t, dtype)
+    done = native.iou_family_pass(pred, target, weight, alpha, spec, scale,
+                                  jac_p, jac_t)
+    if done is not None:
+        return done
     with autocast_off(pred.device):
         return _iou_chunks(pred, target, weight, alpha, spec, scale, jac_p,
                            jac_t)
 
 
-def _kernel_pass(kernel, pred: Tensor, target: Tensor,
-                 weight: Optional[Tensor], alpha: Optional[Tensor],
-                 spec: _Spec, scale: float, jac_p: bool, jac_t: bool,
-                 dtype: torch.dtype):
-    """:func:`_iou_pass` by the compiled CPU kernel (:mod:`.native`):
-    one loop over the pairs, no temporaries beyond the outputs (inputs
-    that are not contiguous are copied once)."""
-
-    def ready(t: Optional[Tensor]) -> Optional[Tensor]:
-        return None if t is None else t.to(dtype).contiguous()
-
-    pred, target, weight, alpha = map(ready, (pred, target, weight, alpha))
-    n = pred.size(0)
-    grads = [
-        pred.new_empty((n, 4)) if wanted else None for wanted in (jac_p, jac_t)
-    ]
-    reduced = weight is not None
-    loss = None if reduced else pred.new_empty((n, ))
-    threshold = spec.alpha_iou_threshold
-
-    def address(t: Optional[Tensor]) -> Optional[int]:
-        return None if t is None else t.data_ptr()
-
-    total = kernel(_KERNEL_KIND[spec.kind, spec.mode], address(pred),
-                   address(target), address(weight), address(alpha), spec.eps,
-                   0.0 if threshold is None else threshold, threshold
-                   is not None, scale if reduced else 1.0, address(loss),
-                   *map(address, grads), n)
-    if reduced:
-        loss = torch.tensor(total, dtype=dtype)
-    return loss, grads
-
-
 def _iou_chunks(pred: Tensor, target: Tensor, weight: Optional[Tensor],
-                alpha: Optional[Tensor], spec: _Spec, scale: float,
-                jac_p: bool, jac_t: bool):
-    dtype = _compute_dtype(pred, target)
+                alpha: Optional[Tensor], spec: LossSpec, scale: float,
+                jac_p: bool, jac_t: bool) -> _PassResult:
+    """:func:`_iou_pass` by the torch implementation, chunk by chunk."""
+    dtype = compute_dtype(pred, target)
     n = pred.size(0)
     reduced = weight is not None
     grads = [
@@ -519,7 +238,7 @@ def _iou_chunks(pred: Tensor, target: Tensor, weight: Optional[Tensor],
     ]
     loss = None if reduced else pred.new_empty((n, ), dtype=dtype)
     partial = []
-    bounds = _bounds_matrix(dtype, pred.device)
+    bounds = bounds_matrix(dtype, pred.device)
     grad_bounds = bounds * scale if reduced else bounds
     if reduced and weight.dtype != dtype:
         weight = weight.to(dtype)
@@ -560,7 +279,7 @@ class _IoUFamily(Function):
 
     @staticmethod
     def forward(ctx, pred: Tensor, target: Tensor, weight: Optional[Tensor],
-                alpha: Optional[Tensor], spec: _Spec, want_grad: bool,
+                alpha: Optional[Tensor], spec: LossSpec, want_grad: bool,
                 scale: float) -> Tensor:
         ctx.args = (spec, scale, want_grad
                     and ctx.needs_input_grad[0], want_grad
@@ -585,33 +304,18 @@ class _IoUFamily(Function):
         return grads[0], grads[1], None, None, None, None, None
 
 
-def _check_pairs(pred: Tensor, target: Tensor) -> None:
-    for name, boxes in (('pred', pred), ('target', target)):
-        if not isinstance(boxes, Tensor):
-            raise TypeError(f'{name} must be a torch.Tensor, got '
-                            f'{type(boxes).__name__}')
-        if boxes.dim() == 0 or boxes.size(-1) != 4:
-            raise ValueError(f'{name} boxes must have shape (..., 4), got '
-                             f'{tuple(boxes.shape)}')
-    if pred.shape != target.shape:
-        raise ValueError('pred and target must have the same shape, got '
-                         f'{tuple(pred.shape)} and {tuple(target.shape)}')
-
-
 def _iou_family(pred: Tensor,
                 target: Tensor,
-                spec: _Spec,
+                spec: LossSpec,
                 weight: Optional[Tensor] = None,
                 reduction: str = 'none',
                 avg_factor: Optional[float] = None,
                 loss_weight: float = 1.0,
                 alpha: Optional[Tensor] = None) -> Tensor:
-    _check_pairs(pred, target)
-    check_reduction(reduction)
+    """The front end of the four losses: checks, shapes, reduction."""
+    check_box_pairs(pred, target)
     if spec.eps <= 0:
         raise ValueError(f'eps must be positive, got {spec.eps}')
-    if reduction == 'sum' and avg_factor is not None:
-        raise ValueError('avg_factor can not be used with reduction="sum"')
     shape = pred.shape[:-1]
     if pred.dim() != 2:
         # a reshape of a tensor that needs a gradient is a node of the graph
@@ -621,16 +325,19 @@ def _iou_family(pred: Tensor,
         alpha = alpha.detach().reshape(-1)
     want_grad = torch.is_grad_enabled() and (pred.requires_grad
                                              or target.requires_grad)
-    if (weight is not None and weight.requires_grad or reduction == 'none'
-            or isinstance(avg_factor, Tensor)):
+    scale = fused_scale(weight, reduction, avg_factor, loss_weight,
+                        pred.size(0))
+    if scale is None or reduction == 'none':
         loss = _IoUFamily.apply(pred, target, None, alpha, spec, want_grad,
                                 1.0)
-        loss = weight_reduce_loss(
-            loss.reshape(shape), weight, reduction, avg_factor)
-        return loss * loss_weight if loss_weight != 1 else loss
+        return weight_reduce_loss(
+            loss.reshape(shape),
+            weight,
+            reduction,
+            avg_factor,
+            loss_weight=loss_weight)
     # weighted sum and its scale inside the Function: one pass, and a
     # backward that is at most one product
-    numel = pred.size(0)
     if weight is None:
         weight = pred.new_ones(())
     try:
@@ -638,11 +345,6 @@ def _iou_family(pred: Tensor,
     except RuntimeError:
         raise ValueError(f'weight of shape {tuple(weight.shape)} does not '
                          f'broadcast to the loss shape {tuple(shape)}')
-    scale = float(loss_weight)
-    if avg_factor is not None:
-        scale /= avg_factor + AVG_FACTOR_EPS
-    elif reduction == 'mean' and numel > 0:
-        scale /= numel
     return _IoUFamily.apply(pred, target, weight, alpha, spec, want_grad,
                             scale)
 
@@ -680,7 +382,7 @@ def iou_loss(pred: Tensor,
     """
     if mode not in IOU_MODES:
         raise ValueError(f'mode must be one of {IOU_MODES}, got {mode!r}')
-    return _iou_family(pred, target, _Spec('iou', mode, eps, None), weight,
+    return _iou_family(pred, target, LossSpec('iou', mode, eps, None), weight,
                        reduction, avg_factor, loss_weight)
 
 
@@ -698,7 +400,7 @@ def giou_loss(pred: Tensor,
     ``eps`` floors the union U and the enclosing area C. Returns the loss of
     each pair, shape ``(...)``, or the reduced loss.
     """
-    return _iou_family(pred, target, _Spec('giou', '', eps, None), weight,
+    return _iou_family(pred, target, LossSpec('giou', '', eps, None), weight,
                        reduction, avg_factor, loss_weight)
 
 
@@ -716,7 +418,7 @@ def diou_loss(pred: Tensor,
     ``eps`` floors the union and is added to ``c^2``. Returns the loss of
     each pair, shape ``(...)``, or the reduced loss.
     """
-    return _iou_family(pred, target, _Spec('diou', '', eps, None), weight,
+    return _iou_family(pred, target, LossSpec('diou', '', eps, None), weight,
                        reduction, avg_factor, loss_weight)
 
 
@@ -748,55 +450,10 @@ def ciou_loss(pred: Tensor,
     Returns:
         The loss of each pair, shape ``(...)``, or the reduced loss.
     """
-    return _iou_family(pred, target, _Spec('ciou', '', eps,
-                                           alpha_iou_threshold), weight,
+    return _iou_family(pred, target,
+                       LossSpec('ciou', '', eps, alpha_iou_threshold), weight,
                        reduction, avg_factor, loss_weight)
 
 
 for _loss in (iou_loss, giou_loss, diou_loss, ciou_loss):
     _loss.__doc__ += _REDUCE_ARGS
-
-
-def box_iou(boxes1: Tensor,
-            boxes2: Tensor,
-            mode: str = 'iou',
-            eps: float = 1e-6) -> Tensor:
-    """IoU, GIoU or DIoU of every pair of ``'xyxy'`` boxes, for assigners,
-    NMS and metrics.
-
-    Args:
-        boxes1: ``(N, 4)``; boxes2: ``(M, 4)``.
-        mode: ``'iou'``, ``'giou'`` or ``'diou'`` (IoU minus the normalised
-            squared centre distance, as DIoU-NMS uses it).
-        eps: floor of the union and the enclosing area, added to ``c^2``.
-
-    Returns:
-        ``(N, M)``, in the floating dtype of the inputs (computed in float32
-        for float16 and bfloat16). Differentiable through autograd.
-    """
-    if mode not in PAIRWISE_MODES:
-        raise ValueError(f'mode must be one of {PAIRWISE_MODES}, got '
-                         f'{mode!r}')
-    for name, boxes in (('boxes1', boxes1), ('boxes2', boxes2)):
-        if boxes.dim() != 2 or boxes.size(-1) != 4:
-            raise ValueError(f'{name} must have shape (n, 4), got '
-                             f'{tuple(boxes.shape)}')
-    dtype = _compute_dtype(boxes1, boxes2)
-    out_dtype = torch.promote_types(boxes1.dtype, boxes2.dtype)
-    if not out_dtype.is_floating_point:
-        out_dtype = torch.float32
-    geo = pair_geometry(
-        boxes1.t().to(dtype)[:, :, None],  # (4, N, 1)
-        boxes2.t().to(dtype)[:, None, :],  # (4, 1, M)
-        eps,
-        enclose=mode != 'iou',
-        centres=mode == 'diou')
-    out = geo.iou
-    if mode == 'giou':
-        enclose = (geo.enclose_wh[0] * geo.enclose_wh[1]).clamp(min=eps)
-        out = out - (enclose - geo.union) / enclose
-    elif mode == 'diou':
-        ew, off = geo.enclose_wh, geo.centre_offset
-        diag2 = ew[0] * ew[0] + ew[1] * ew[1] + eps
-        out = out - (off[0] * off[0] + off[1] * off[1]) * 0.25 / diag2
-    return out.to(out_dtype)

@@ -3,7 +3,8 @@
 On CPU a small loss costs more per torch call than per element, so the
 IoU-family losses run there as one C++ loop over the box pairs
 (``csrc/iou_family_cpu.cpp``, the same definitions as the torch pass of
-:mod:`.iou_family`). The kernel needs nothing but a C++ compiler: the first
+:mod:`.iou_family`), called through :func:`iou_family_pass`. The kernel
+needs nothing but a C++ compiler: the first
 call compiles it with ``$CXX`` (else ``c++``, ``g++`` or ``clang++``) into a
 cache directory (``$MMDET_LOSSES_CACHE``, else ``~/.cache/mmdet_losses``,
 else the temporary directory), named by a hash of the source, the flags and
@@ -29,9 +30,12 @@ import tempfile
 import warnings
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Iterator, Optional
+from typing import Iterator, List, Optional, Tuple
 
 import torch
+from torch import Tensor
+
+from .precomputed_grad import compute_dtype
 
 CSRC = osp.join(osp.dirname(osp.abspath(__file__)), 'csrc')
 # IEEE results (no -ffast-math); these two only free the compiler from
@@ -161,3 +165,67 @@ def iou_family_kernel(dtype: torch.dtype):
     if library is None:
         return None
     return getattr(library, 'mmdet_losses_iou_family_' + _SUFFIX[dtype])
+
+
+# the kernel's code of each loss (csrc/iou_family_cpu.cpp, enum Kind), by
+# (kind, mode) of the IoU family's LossSpec
+_IOU_FAMILY_KIND = {
+    ('iou', 'log'): 0,
+    ('iou', 'linear'): 1,
+    ('iou', 'square'): 2,
+    ('giou', ''): 3,
+    ('diou', ''): 4,
+    ('ciou', ''): 5
+}
+
+
+def iou_family_pass(pred: Tensor, target: Tensor, weight: Optional[Tensor],
+                    alpha: Optional[Tensor], spec, scale: float, jac_p: bool,
+                    jac_t: bool
+                    ) -> Optional[Tuple[Tensor, List[Optional[Tensor]]]]:
+    """The pass of :func:`.iou_family._iou_pass` by the compiled kernel:
+    one loop over the pairs, no temporaries beyond the outputs (inputs
+    that are not contiguous are copied once). None where the kernel does
+    not serve: not on CPU, an input neither float32 nor float64, kernels
+    off or not built.
+
+    Args:
+        pred, target: ``'xyxy'`` pairs ``(n, 4)``.
+        weight: ``(n,)``: the output is ``scale * sum(weight * loss)``;
+            None: the loss of each pair ``(n,)``.
+        alpha: CIoU's alpha ``(n,)`` held fixed, or None.
+        spec: the loss, an :class:`.iou_geometry.LossSpec`.
+        scale: see ``weight``; it also scales the derivatives.
+        jac_p, jac_t: whether the derivatives with respect to ``pred`` /
+            ``target`` are wanted.
+    """
+    if (pred.device.type != 'cpu' or pred.dtype not in _SUFFIX
+            or target.dtype not in _SUFFIX):
+        return None
+    dtype = compute_dtype(pred, target)
+    kernel = iou_family_kernel(dtype)
+    if kernel is None:
+        return None
+
+    def ready(t: Optional[Tensor]) -> Optional[Tensor]:
+        return None if t is None else t.to(dtype).contiguous()
+
+    def address(t: Optional[Tensor]) -> Optional[int]:
+        return None if t is None else t.data_ptr()
+
+    pred, target, weight, alpha = map(ready, (pred, target, weight, alpha))
+    n = pred.size(0)
+    grads = [
+        pred.new_empty((n, 4)) if wanted else None for wanted in (jac_p, jac_t)
+    ]
+    reduced = weight is not None
+    loss = None if reduced else pred.new_empty((n, ))
+    threshold = spec.alpha_iou_threshold
+    total = kernel(_IOU_FAMILY_KIND[spec.kind, spec.mode], address(pred),
+                   address(target), address(weight), address(alpha), spec.eps,
+                   0.0 if threshold is None else threshold, threshold
+                   is not None, scale if reduced else 1.0, address(loss),
+                   *map(address, grads), n)
+    if reduced:
+        loss = torch.tensor(total, dtype=dtype)
+    return loss, grads

@@ -11,12 +11,37 @@ Function drops its own reference first, so autograd becomes its only owner
 and keeps it as ``.grad`` without a copy. A later backward through a
 retained graph (``retain_graph=True``) then finds no buffer and recomputes
 it from the saved inputs, so the result is always the same.
+
+The machinery every such pass shares lives here too: the precision it
+computes in (:func:`compute_dtype`), the rows of a chunk
+(:func:`chunk_rows`) and autocast kept out (:func:`autocast_off`).
 """
 from contextlib import nullcontext
 from typing import Callable, List, Optional, Sequence
 
 import torch
 from torch import Tensor
+
+# elements per chunk of a row-wise pass on CPU: a chunk's temporaries stay
+# in cache
+CHUNK_ELEMENTS = 1 << 16
+
+
+def compute_dtype(*tensors: Tensor) -> torch.dtype:
+    """The dtype a pass computes in: float64 if any input is float64, else
+    float32 (half precision is widened, as ``torch.autocast`` does for its
+    losses: sums of large boxes or of many terms overflow float16)."""
+    if any(t.dtype == torch.float64 for t in tensors):
+        return torch.float64
+    return torch.float32
+
+
+def chunk_rows(rows: int, row_size: int, device: torch.device) -> int:
+    """Rows per chunk of a row-wise pass: about :data:`CHUNK_ELEMENTS`
+    elements on CPU, all rows on accelerators (one launch per op)."""
+    if device.type != 'cpu':
+        return max(rows, 1)
+    return max(CHUNK_ELEMENTS // max(row_size, 1), 1)
 
 
 def autocast_off(device: torch.device):

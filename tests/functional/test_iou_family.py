@@ -106,7 +106,7 @@ def test_gradcheck_float64(kind, mode):
     pred, target = pairs(n=12, seed=2)
     pred = pred[:12].requires_grad_()
     target = target[:12].requires_grad_()
-    spec = family._Spec(kind, mode, 1e-7, None)
+    spec = family.LossSpec(kind, mode, 1e-7, None)
     alpha = None
     if kind == 'ciou':
         # alpha has no gradient by definition: hold it fixed so that the
@@ -197,6 +197,16 @@ def test_box_iou_pairwise_matches_mmdet_and_the_aligned_losses():
     torch.testing.assert_close(pairwise.diagonal(), aligned)
     assert box_iou(a, b[:0]).shape == (30, 0)
     assert box_iou(a.half(), b.half()).dtype == torch.float16
+
+
+@pytest.mark.parametrize('mode', ['iou', 'giou', 'diou'])
+def test_box_iou_is_differentiable(mode):
+    """box_iou runs through autograd (its documented contract): the enclosing
+    box of GIoU/DIoU is not written with out= where a graph is built."""
+    g = torch.Generator().manual_seed(8)
+    a, b = random_boxes(6, g), random_boxes(5, g)
+    a.requires_grad_()
+    assert torch.autograd.gradcheck(lambda x: box_iou(x, b, mode), (a, ))
 
 
 @pytest.mark.parametrize('kind,mode', KINDS)

@@ -70,7 +70,7 @@ def test_kernel_equals_the_torch_pass(dtype, kind, mode, threshold, weighted):
     pred, target = odd_pairs(dtype)
     finite = torch.isfinite(pred).all(1) & torch.isfinite(target).all(1)
     weight = torch.rand(len(pred), dtype=dtype) if weighted else None
-    spec = iou_family._Spec(kind, mode, 1e-6, threshold)
+    spec = iou_family.LossSpec(kind, mode, 1e-6, threshold)
     tol = dict(
         rtol=1e-5, atol=1e-5) if dtype == torch.float32 else dict(
             rtol=1e-12, atol=1e-12)
@@ -106,7 +106,7 @@ def test_external_alpha_is_used_as_given():
     pred, target = odd_pairs(torch.float64)
     pred, target = pred[:300], target[:300]
     alpha = torch.rand(300, dtype=torch.float64)
-    spec = iou_family._Spec('ciou', '', 1e-7, None)
+    spec = iou_family.LossSpec('ciou', '', 1e-7, None)
     got = run_pass(pred, target, spec, None, True, True, True, alpha)
     want = run_pass(pred, target, spec, None, True, True, False, alpha)
     for a, b in zip([got[0]] + got[1], [want[0]] + want[1]):

@@ -5,18 +5,124 @@
 reduction_override=None)``; the formulas live in
 :mod:`mmdet_losses.functional`.
 """
-from typing import Optional
+from typing import Callable, Optional
 
+import torch
 from torch import Tensor, nn
 
 from mmdet_losses.functional.boxes import check_box_format, convert_boxes
 from mmdet_losses.functional.reduction import REDUCTIONS, check_reduction
+
+# a loss of ``(pred, target)`` row pairs, one value per row
+RowLoss = Callable[[Tensor, Tensor], Tensor]
 
 
 def has_positive(weight: Tensor) -> bool:
     """``torch.any(weight > 0)``, mmdet's test, through a max: a bool
     temporary is several times slower on CPU."""
     return weight.numel() > 0 and bool(weight.max() > 0)
+
+
+def zero_weight_loss(pred: Tensor,
+                     weight: Optional[Tensor],
+                     reduction: Optional[str] = None) -> Optional[Tensor]:
+    """mmdet's shortcut for a weight without a positive entry.
+
+    Returns ``(pred * weight).sum()``, a zero that keeps ``pred`` in the
+    graph (DDP needs every output to receive a gradient) without computing
+    a loss on rows that may hold garbage; a ``(n,)`` weight of an ``(n, k)``
+    ``pred`` is broadcast over the rows. Returns None where the loss is to
+    be computed: no weight, a positive entry, or ``reduction == 'none'``
+    (mmdet's IoU-family losses then return the per-box losses; its L1 and
+    smooth L1 losses take the shortcut whatever the reduction: pass None).
+    """
+    if weight is None or reduction == 'none' or has_positive(weight):
+        return None
+    if pred.dim() == weight.dim() + 1:
+        weight = weight.unsqueeze(1)
+    return (pred * weight).sum()
+
+
+def check_avg_factor(reduction: str, avg_factor) -> None:
+    """mmdet's rule, kept also where a loss returns early (empty input):
+    ``avg_factor`` with ``reduction='sum'`` is a ValueError."""
+    if reduction == 'sum' and avg_factor is not None:
+        raise ValueError('avg_factor can not be used with reduction="sum"')
+
+
+def attached_zeros(pred: Tensor, size: int, like: Tensor) -> Tensor:
+    """``size`` zeros of ``like``'s dtype and device, attached to the graph
+    of ``pred`` with a zero gradient; finite even where ``pred`` holds inf
+    or NaN (the sum of an empty slice, not ``pred * 0``)."""
+    return like.new_zeros(size) + pred.reshape(-1)[:0].sum().to(like.dtype)
+
+
+def positive_rows_loss(row_loss: RowLoss, pred: Tensor, target: Tensor,
+                       weight: Optional[Tensor]) -> Tensor:
+    """The ``(n,)`` per-row loss, computed on the rows with a positive
+    weight only.
+
+    Dense heads hand a box loss every prior, with zero weights and
+    arbitrary targets (zeros, huge or degenerate boxes) on the negatives:
+    ``row_loss(pred[keep], target[keep])`` is computed on the rows whose
+    weight (``(n,)``, or ``(n, k)`` averaged over ``k``) is positive; the
+    other rows are 0, attached to ``pred``'s graph (every row receives a
+    zero gradient, so DDP sees every output used) and finite whatever the
+    rows hold. Without a weight every row is computed.
+    """
+    if weight is None:
+        return row_loss(pred, target)
+    if weight.dim() > 1:
+        weight = weight.mean(-1)
+    keep = (weight > 0).nonzero()[:, 0]
+    if len(keep) == len(weight):
+        return row_loss(pred, target)
+    kept = row_loss(pred[keep], target[keep])
+    return attached_zeros(pred, pred.size(0), kept).index_add(0, keep, kept)
+
+
+def _broadcasts(shape: torch.Size, to: torch.Size) -> bool:
+    return all(a in (1, b) for a, b in zip(shape, to))
+
+
+class SpatialLayout:
+    """``(N, C, d1, ...)`` class scores as the ``(M, C)`` rows the
+    classification losses take (``M = N * d1 * ...``), and back.
+
+    mmdet's ``FocalLoss`` and ``QualityFocalLoss`` (with a tensor target)
+    accept dense maps with a target of the same shape; this carries the
+    prediction, the target (same shape, or labels ``(N, d1, ...)``) and the
+    weight (same shape as the prediction, or ``(N, d1, ...)``) to rows,
+    and a ``'none'`` loss back to the map.
+    """
+
+    def __init__(self, pred: Tensor):
+        self.shape = pred.shape
+
+    def rows(self, x: Tensor) -> Tensor:
+        """A tensor of (or broadcast to) the prediction's shape as
+        ``(M, C)`` rows, or one of (or broadcast to) ``(N, d1, ...)`` as
+        ``(M,)``."""
+        spatial = self.shape[:1] + self.shape[2:]
+        for shape in (self.shape, spatial):
+            if x.dim() == len(shape) and _broadcasts(x.shape, shape):
+                x = x.expand(shape)
+                if shape == spatial:
+                    return x.reshape(-1)
+                return x.movedim(1, -1).reshape(-1, self.shape[1])
+        raise ValueError(f'expected a tensor of shape {tuple(self.shape)} '
+                         f'or {tuple(spatial)} (or one that broadcasts to '
+                         f'them) with pred of shape {tuple(self.shape)}, got '
+                         f'{tuple(x.shape)}')
+
+    def restore(self, loss: Tensor) -> Tensor:
+        """A ``'none'`` loss of ``(M, C)`` (element-wise) or ``(M,)``
+        (summed over classes) back to ``(N, C, d1, ...)`` or
+        ``(N, d1, ...)``."""
+        spatial = self.shape[:1] + self.shape[2:]
+        if loss.dim() == 1:
+            return loss.reshape(spatial)
+        return loss.reshape(*spatial, self.shape[1]).movedim(-1, 1)
 
 
 class BaseLoss(nn.Module):
@@ -92,12 +198,9 @@ class BaseBoxLoss(BaseLoss):
 
     def zero_weight_loss(self, pred: Tensor, weight: Optional[Tensor],
                          reduction: str) -> Optional[Tensor]:
-        """The graph-attached zero for an all-zero weight, or None."""
-        if weight is None or reduction == 'none' or has_positive(weight):
-            return None
-        if pred.dim() == weight.dim() + 1:
-            weight = weight.unsqueeze(1)
-        return (pred * weight).sum()
+        """The graph-attached zero for an all-zero weight, or None
+        (:func:`zero_weight_loss`; not taken under ``'none'``)."""
+        return zero_weight_loss(pred, weight, reduction)
 
     @staticmethod
     def per_box_weight(weight: Optional[Tensor],

@@ -9,7 +9,7 @@ from torch import Tensor
 
 from mmdet_losses.functional import classification
 from mmdet_losses.registry import MODELS
-from .base import BaseLoss
+from .base import BaseLoss, SpatialLayout
 
 
 @MODELS.register_module()
@@ -189,25 +189,44 @@ class FocalLoss(BaseLoss):
                 reduction_override: Optional[str] = None) -> Tensor:
         """
         Args:
-            pred: logits ``(N, C)`` (probabilities if ``activated``).
+            pred: logits ``(N, C)`` (probabilities if ``activated``), or a
+                dense map ``(N, C, d1, ...)``.
             target: labels ``(N,)`` in ``[0, C]``, ``C`` = background; or
-                one-hot / soft targets ``(N, C)``.
-            weight: ``(N,)``, ``(N, C)`` or ``(N * C,)``.
+                one-hot / soft targets shaped like ``pred``; for a map,
+                also labels ``(N, d1, ...)``.
+            weight: ``(N,)``, ``(N, C)`` or ``(N * C,)``; for a map, shaped
+                like ``pred`` or ``(N, d1, ...)``.
             avg_factor: divide the weighted sum by it (``'mean'``).
             reduction_override: None, ``'none'``, ``'mean'`` or ``'sum'``.
+
+        Returns:
+            The loss shaped like ``pred`` with ``reduction='none'``, else a
+            scalar.
         """
         reduction = self.resolve_reduction(reduction_override)
+        layout = None
+        if pred.dim() > 2:
+            # mmdet's FocalLoss takes a map with a one-hot target of its
+            # shape: the same loss on the (N * d1 * ..., C) rows
+            layout = SpatialLayout(pred)
+            pred, target = layout.rows(pred), layout.rows(target)
+            if weight is not None:
+                weight = layout.rows(weight)
         kwargs = dict(
             gamma=self.gamma,
             alpha=self.alpha,
             reduction=reduction,
             avg_factor=avg_factor)
         if self.activated:
-            return self.loss_weight * classification.focal_loss_with_prob(
+            loss = self.loss_weight * classification.focal_loss_with_prob(
                 pred, target, weight, **kwargs)
-        # loss_weight goes in: the loss and its gradient in one pass
-        return classification.sigmoid_focal_loss(
-            pred, target, weight, loss_weight=self.loss_weight, **kwargs)
+        else:
+            # loss_weight goes in: the loss and its gradient in one pass
+            loss = classification.sigmoid_focal_loss(
+                pred, target, weight, loss_weight=self.loss_weight, **kwargs)
+        if layout is not None and reduction == 'none':
+            loss = layout.restore(loss)
+        return loss
 
     def extra_repr(self) -> str:
         return (super().extra_repr() +

@@ -7,7 +7,7 @@ from torch import Tensor
 
 from mmdet_losses.functional import gfocal
 from mmdet_losses.registry import MODELS
-from .base import BaseLoss
+from .base import BaseLoss, SpatialLayout
 
 
 @MODELS.register_module()
@@ -45,14 +45,22 @@ class QualityFocalLoss(BaseLoss):
         Args:
             pred: logits ``(N, C)`` (probabilities if ``activated``).
             target: ``(labels, scores)``, labels ``(N,)`` with ``C`` =
-                background and IoU scores ``(N,)``; or soft targets
-                ``(N, C)``.
-            weight: ``(N,)``.
+                background and IoU scores ``(N,)``; or soft targets shaped
+                like ``pred``, which may then be a map ``(N, C, d1, ...)``.
+            weight: ``(N,)`` (``(N, d1, ...)`` for a map).
             avg_factor: divide the weighted sum by it (``'mean'``).
             reduction_override: None, ``'none'``, ``'mean'`` or ``'sum'``.
         """
         reduction = self.resolve_reduction(reduction_override)
-        return gfocal.quality_focal_loss(
+        layout = None
+        if pred.dim() > 2 and isinstance(target, Tensor):
+            # mmdet's QualityFocalLoss takes a map (N, C, d1, ...) with a
+            # soft target of its shape: the same loss on the rows
+            layout = SpatialLayout(pred)
+            pred, target = layout.rows(pred), layout.rows(target)
+            if weight is not None:
+                weight = layout.rows(weight)
+        loss = gfocal.quality_focal_loss(
             pred,
             target,
             weight,
@@ -61,6 +69,9 @@ class QualityFocalLoss(BaseLoss):
             avg_factor=avg_factor,
             activated=self.activated,
             loss_weight=self.loss_weight)
+        if layout is not None and reduction == 'none':
+            loss = layout.restore(loss)
+        return loss
 
     def extra_repr(self) -> str:
         return (super().extra_repr() +

@@ -7,17 +7,7 @@ from torch import Tensor
 
 from mmdet_losses.functional import regression
 from mmdet_losses.registry import MODELS
-from .base import BaseLoss, has_positive
-
-
-def _zero_weight_loss(pred: Tensor, weight: Optional[Tensor]):
-    """mmdet's L1 / smooth L1 shortcut: an all-zero weight gives
-    ``(pred * weight).sum()``, a zero attached to the graph."""
-    if weight is None or has_positive(weight):
-        return None
-    if pred.dim() == weight.dim() + 1:
-        weight = weight.unsqueeze(1)
-    return (pred * weight).sum()
+from .base import BaseLoss, check_avg_factor, zero_weight_loss
 
 
 @MODELS.register_module()
@@ -34,10 +24,13 @@ class L1Loss(BaseLoss):
                 weight: Optional[Tensor] = None,
                 avg_factor: Optional[float] = None,
                 reduction_override: Optional[str] = None) -> Tensor:
-        zero = _zero_weight_loss(pred, weight)
+        # mmdet's order: the all-zero-weight shortcut comes first
+        zero = zero_weight_loss(pred, weight)
         if zero is not None:
             return zero
         reduction = self.resolve_reduction(reduction_override)
+        # also for an empty target, where the functional returns early
+        check_avg_factor(reduction, avg_factor)
         return self.loss_weight * regression.l1_loss(pred, target, weight,
                                                      reduction, avg_factor)
 
@@ -67,10 +60,13 @@ class SmoothL1Loss(BaseLoss):
                 avg_factor: Optional[float] = None,
                 reduction_override: Optional[str] = None,
                 **kwargs) -> Tensor:
-        zero = _zero_weight_loss(pred, weight)
+        # mmdet's order: the all-zero-weight shortcut comes first
+        zero = zero_weight_loss(pred, weight)
         if zero is not None:
             return zero
         reduction = self.resolve_reduction(reduction_override)
+        # also for an empty target, where the functional returns early
+        check_avg_factor(reduction, avg_factor)
         return self.loss_weight * regression.smooth_l1_loss(
             pred, target, weight, reduction, avg_factor, beta=self.beta)
 

@@ -1,19 +1,36 @@
 """mmdet_losses: the detection loss toolkit for MMDetection 3.x.
 
-``import mmdet_losses`` is cheap and needs only torch: the pure functional
-core lives in :mod:`mmdet_losses.functional`. Where mmengine is installed,
-the import also lets mmengine's ``'mmdet_losses::path/to/config.py'`` syntax
-find the configs this package ships, and makes mmengine's checkpoint loading
-work on torch >= 2.6; the registered modules are imported on first use through
-:mod:`mmdet_losses.registry`.
+``import mmdet_losses`` (and ``import mmdet_losses.functional``, the pure
+functional core) needs only torch: it imports no mmengine, mmdet or mmcv
+module and changes nothing in them. The registered modules are imported on
+first use through :mod:`mmdet_losses.registry`.
+
+The fixes this package makes to mmengine (``'mmdet_losses::'`` config
+paths, loading mmengine checkpoints on torch >= 2.6, atomic checkpoint
+writes; see :mod:`mmdet_losses.utils.compat`) are installed only on
+request: by :func:`install_mmengine_compat`, :func:`register_all_modules`,
+this package's ``Runner`` and tools, and the ``LossSafetyHook`` that a
+config for mmengine's own runner lists in ``custom_hooks``.
 """
 from .version import __version__, version_info
 
-__all__ = ['__version__', 'version_info', 'register_all_modules']
+__all__ = [
+    '__version__', 'version_info', 'register_all_modules',
+    'install_mmengine_compat'
+]
+
+
+def install_mmengine_compat() -> None:
+    """Install this package's fixes into mmengine (idempotent); see
+    :mod:`mmdet_losses.utils.compat`."""
+    from .utils.compat import install
+    install()
 
 
 def register_all_modules(init_default_scope: bool = True) -> None:
-    """Import every module of this package (and mmdet's) into the registries.
+    """Import every module of this package (and mmdet's) into the registries
+    and install this package's fixes into mmengine
+    (:func:`install_mmengine_compat`).
 
     Args:
         init_default_scope: also make ``'mmdet_losses'`` the current default
@@ -22,14 +39,3 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     from .utils.setup_env import register_all_modules as _register
     _register(init_default_scope)
 
-
-def _install_mmengine_compat() -> None:
-    try:
-        import mmengine  # noqa: F401
-    except ImportError:
-        return
-    from .utils.compat import install
-    install()
-
-
-_install_mmengine_compat()

@@ -71,9 +71,12 @@ def main(argv=None):
 
     from mmengine.config import Config
 
-    import mmdet_losses  # noqa: F401
+    import mmdet_losses
     from mmdet_losses.visualization.detections import draw_prediction_file
     from mmdet_losses.visualization.logs import load_run, plot_curves
+
+    # the config may inherit 'mmdet_losses::...' bases
+    mmdet_losses.install_mmengine_compat()
     cfg = Config.fromfile(args.config)
     train_log = load_run(args.work_dir, 'train')
     val_records = train_log.val

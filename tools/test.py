@@ -1,5 +1,7 @@
 """Test (and evaluate) a detector: mmdet's tools/test.py with this
-package's modules; same flags."""
+package's modules; same flags. Reading the config installs this package's
+fixes into mmengine (``load_config``; see :mod:`mmdet_losses.utils.compat`),
+so mmengine checkpoints load on torch >= 2.6."""
 import argparse
 import os
 import warnings

@@ -4,6 +4,11 @@ Flags are mmdet's. Differences: ``--amp`` also works on a CPU (bfloat16),
 ``--resume auto`` skips an incomplete last checkpoint, a distributed run on
 a machine without CUDA uses the gloo backend, and an unknown ``type`` in the
 config names what this package registers of that kind.
+
+Reading the config installs this package's fixes into mmengine
+(``load_config``; see :mod:`mmdet_losses.utils.compat`): ``--resume`` of an
+mmengine checkpoint works on torch >= 2.6, checkpoints are written
+atomically, and ``'mmdet_losses::...'`` bases resolve.
 """
 import argparse
 import os

@@ -8,3 +8,6 @@ _base_ = 'mmdet::fcos/fcos_r50-caffe_fpn_gn-head-center-normbbox-centeronreg-gio
 
 default_scope = 'mmdet_losses'
 runner_type = 'mmdet_losses.Runner'
+# checks the model against the config before the run and stops at the first
+# NaN/Inf loss, keeping the last good checkpoint
+custom_hooks = [dict(type='mmdet_losses.LossSafetyHook')]

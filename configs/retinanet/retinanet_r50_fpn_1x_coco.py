@@ -7,3 +7,6 @@ _base_ = 'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py'
 
 default_scope = 'mmdet_losses'
 runner_type = 'mmdet_losses.Runner'
+# checks the model against the config before the run and stops at the first
+# NaN/Inf loss, keeping the last good checkpoint
+custom_hooks = [dict(type='mmdet_losses.LossSafetyHook')]

@@ -1,5 +1,7 @@
-"""Checks of a built detector against its config, run when the runner
-builds the model, so that a wrong combination fails before training.
+"""Checks of a built detector against its config, so that a wrong
+combination fails before training. ``mmdet_losses.Runner`` runs them when it
+builds the model; under mmengine's own runner, ``LossSafetyHook`` runs them
+before the run (``custom_hooks = [dict(type='mmdet_losses.LossSafetyHook')]``).
 
 * an IoU-family box loss on a head that regresses deltas (mmdet's
   ``AnchorHead``/``BBoxHead`` loss with ``reg_decoded_bbox=False``) compares

@@ -9,6 +9,7 @@ from mmengine.model import MMDistributedDataParallel
 from mmengine.runner import Runner as MMEngineRunner
 
 from ..registry import RUNNERS
+from ..utils.compat import install as install_compat
 from ..utils.config import rescope_to_default
 from .model_checks import check_detector
 
@@ -24,8 +25,14 @@ class Runner(MMEngineRunner):
 
     Our base runtime config sets ``runner_type = 'mmdet_losses.Runner'``,
     so mmdet's own ``tools/train.py`` builds this runner too. The built
-    model is checked against the config (:mod:`.model_checks`).
+    model is checked against the config (:mod:`.model_checks`), and
+    constructing the runner installs this package's fixes into mmengine
+    (:mod:`mmdet_losses.utils.compat`) before it can load a checkpoint.
     """
+
+    def __init__(self, *args, **kwargs) -> None:
+        install_compat()
+        super().__init__(*args, **kwargs)
 
     def register_default_hooks(self, hooks=None) -> None:
         # mmengine accepts `name=None` only for its own default hooks; let

@@ -1,4 +1,6 @@
-"""Config handling shared by tools/train.py and tools/test.py."""
+"""Config handling shared by this package's tools (train, test, draw
+detections): reading a config is where a tool installs this package's fixes
+into mmengine (:mod:`.compat`)."""
 import os.path as osp
 from typing import Optional
 
@@ -6,6 +8,7 @@ import torch.distributed as dist
 from mmengine.config import Config
 from mmengine.logging import print_log
 
+from .compat import install as install_compat
 from .config import rescope_to_default
 
 
@@ -13,9 +16,11 @@ def load_config(path: str,
                 cfg_options: Optional[dict] = None,
                 work_dir: Optional[str] = None,
                 launcher: str = 'none') -> Config:
-    """Read a config, apply ``--cfg-options`` and ``--work-dir`` the way
-    mmdet's tools do, and pick a distributed backend this machine has."""
-    import mmdet_losses  # noqa: F401  (lets 'mmdet_losses::' bases resolve)
+    """Install this package's fixes into mmengine, read a config, apply
+    ``--cfg-options`` and ``--work-dir`` the way mmdet's tools do, and pick
+    a distributed backend this machine has."""
+    # before reading: the config may inherit 'mmdet_losses::...' bases
+    install_compat()
     if not osp.isfile(path):
         raise FileNotFoundError(f'config file not found: {path}')
     cfg = Config.fromfile(path)

@@ -1,18 +1,23 @@
+"""``register_all_modules``: the entry point of a script that builds this
+package's modules itself rather than through a runner."""
 import datetime
 import warnings
 
 from mmengine import DefaultScope
 
 from ..registry import SCOPE
+from .compat import install as install_compat
 
 
 def register_all_modules(init_default_scope: bool = True) -> None:
-    """Register mmdet's modules and this package's, and optionally make
+    """Register mmdet's modules and this package's, install this package's
+    fixes into mmengine (:mod:`.compat`), and optionally make
     ``'mmdet_losses'`` the default scope.
 
     mmdet's modules are imported first, so that ours, registered in child
     registries, can fall back to them.
     """
+    install_compat()
     from mmdet.utils import register_all_modules as register_mmdet
     register_mmdet(init_default_scope=False)
 

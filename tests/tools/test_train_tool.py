@@ -121,7 +121,8 @@ def test_checkpoints_are_written_atomically(tmp_path, monkeypatch):
     import torch
     from mmengine.runner.checkpoint import save_checkpoint
 
-    import mmdet_losses  # noqa: F401  (installs the atomic backend)
+    import mmdet_losses
+    mmdet_losses.install_mmengine_compat()  # the atomic local backend
     target = tmp_path / 'model.pth'
     save_checkpoint({'w': torch.ones(3)}, str(target))
     before = target.read_bytes()

@@ -1,5 +1,6 @@
 import mmdet.engine.hooks  # noqa: F401
 
+from .loss_safety_hook import LossSafetyHook
 from .nonfinite_loss_hook import NonFiniteLossHook
 
-__all__ = ['NonFiniteLossHook']
+__all__ = ['LossSafetyHook', 'NonFiniteLossHook']

@@ -29,7 +29,9 @@ class NonFiniteLossHook(Hook):
     disk is the last good one, and the message names it.
 
     On by default in this package's configs (``default_hooks.nonfinite``);
-    ``--cfg-options default_hooks.nonfinite=None`` turns it off.
+    ``--cfg-options default_hooks.nonfinite=None`` turns it off. A config
+    for mmengine's own runner gets it, with the model checks, from
+    :class:`LossSafetyHook`.
     """
 
     # before CheckpointHook (VERY_LOW) of the same iteration

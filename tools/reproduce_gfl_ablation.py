@@ -3,10 +3,17 @@ Focal Loss", NeurIPS 2020, arXiv:2006.04388), or its CPU-sized proxies on
 BCCD, with one command; likewise the rotated RetinaNet quickstart's loss
 comparison (smooth L1, PIoU, CSL; DOTA mAP at IoU 0.5).
 
-Runs every config of the table for every seed, one after the other, then
+Runs every config of the table for every seed, one after the other (each
+line of a run's output is shown as it comes, after the run's name), then
 writes a markdown table of the table's metrics (AP / AP50 / AP75 for COCO
 tables) beside the paper's numbers, with the differences, and checks the
-paper's claims (which row beats which).
+paper's claims (which row beats which). The distributed launchers pass
+``--auto-scale-lr`` to tools/train.py, so ``--gpus`` scales the learning
+rate with the total batch.
+
+The tables (rows, configs, the papers' numbers and claims) are data, in
+tools/gfl_ablation_tables.py; the logs are read by
+:mod:`mmdet_losses.visualization.logs`.
 
     python tools/reproduce_gfl_ablation.py bccd-table3 --seeds 0 1 2
     python tools/reproduce_gfl_ablation.py rotated-quickstart --seeds 0 1 2
@@ -23,16 +30,19 @@ its last checkpoint: run the same command again. ``--launcher collect``
 trains nothing and tabulates what the work dirs hold.
 """
 import argparse
-import glob
 import json
-import math
 import os
 import os.path as osp
+import runpy
 import signal
 import subprocess
 import sys
+import threading
 import time
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
+
+from mmdet_losses.visualization.seed_statistics import (Stat, claim_verdict,
+                                                        stat)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # mmdet's CocoMetric keys, in [0, 1]
@@ -74,119 +84,38 @@ class Table(NamedTuple):
         return next(iter(self.metrics))
 
 
-def _table3_claims() -> List[Claim]:
-    return [
-        Claim('QFL > FL (+ centerness), Dirac boxes', 'QFL', 'neither'),
-        Claim('QFL > FL (+ centerness), general boxes + DFL', 'QFL + DFL',
-              'DFL'),
-        Claim('DFL > Dirac, FL + centerness', 'DFL', 'neither'),
-        Claim('DFL > Dirac, QFL', 'QFL + DFL', 'QFL'),
-        Claim('both > neither (GFL > ATSS)', 'QFL + DFL', 'neither'),
-    ]
+TABLES_FILE = osp.join(ROOT, 'tools', 'gfl_ablation_tables.py')
 
 
-GFL = 'configs/gfl/gfl_r50_fpn_1x_coco.py'
-ATSS_QFL = 'configs/atss/atss_r50_fpn_qfl_1x_coco.py'
-ABLATIONS = 'configs/gfl/ablations/'
-COCO_SOURCE = ('GFL paper (arXiv:2006.04388 v1), R-50, 1x, COCO minival; '
-               'AP50 / AP75 only where the paper gives them.')
-ROTATED_QUICKSTART = \
-    'configs/quickstart/rotated-retinanet-rbox-le90_r18_fpn'
-BCCD_SOURCE = (
-    'The "paper" column is the paper\'s COCO number for the same row '
-    '(R-50, 1x): a different detector size and dataset, shown for the '
-    'sign of the differences, not their size.')
+def load_tables(path: str = TABLES_FILE) -> Dict[str, Table]:
+    """The tables of the data module ``path`` (its ``TABLES``; the keys
+    are :class:`Table`'s fields), checked: claims between rows of the
+    table, paper numbers only for the table's metrics."""
+    tables = {}
+    for name, spec in runpy.run_path(path)['TABLES'].items():
+        spec = dict(spec)
+        spec['rows'] = [
+            Row(row, config, dict(paper))
+            for row, config, paper in spec['rows']
+        ]
+        spec['claims'] = [Claim(*claim) for claim in spec.get('claims', [])]
+        table = Table(**spec)
+        rows = [row.name for row in table.rows]
+        for claim in table.claims:
+            if not {claim.better, claim.worse} <= set(rows):
+                raise ValueError(f'{path}: table {name!r}: claim '
+                                 f'{claim.text!r} names a row not in {rows}')
+        for row in table.rows:
+            if not set(row.paper) <= set(table.metrics):
+                raise ValueError(
+                    f'{path}: table {name!r}, row {row.name!r}: paper '
+                    f'numbers {sorted(row.paper)} outside the metrics '
+                    f'{list(table.metrics)}')
+        tables[name] = table
+    return tables
 
-TABLES: Dict[str, Table] = {
-    'table3':
-    Table('GFL paper Table 3: QFL and DFL on ATSS', COCO_SOURCE, [
-        Row('neither', 'configs/atss/atss_r50_fpn_1x_coco.py', dict(AP=39.2)),
-        Row('QFL', ATSS_QFL, dict(AP=39.9)),
-        Row('DFL', ABLATIONS + 'atss_r50_fpn_dfl_1x_coco.py', dict(AP=39.5)),
-        Row('QFL + DFL', GFL, dict(AP=40.2, AP50=58.6, AP75=43.4)),
-    ], _table3_claims()),
-    'table1c':
-    Table('GFL paper Table 1(c): QFL beta, ATSS with QFL', COCO_SOURCE, [
-        Row('beta = 0', ABLATIONS + 'atss_r50_fpn_qfl-beta0_1x_coco.py',
-            dict(AP=37.6)),
-        Row('beta = 1', ABLATIONS + 'atss_r50_fpn_qfl-beta1_1x_coco.py',
-            dict(AP=39.0)),
-        Row('beta = 2', ATSS_QFL, dict(AP=39.9)),
-        Row('beta = 2.5', ABLATIONS + 'atss_r50_fpn_qfl-beta2.5_1x_coco.py',
-            dict(AP=39.7)),
-        Row('beta = 4', ABLATIONS + 'atss_r50_fpn_qfl-beta4_1x_coco.py',
-            dict(AP=38.2)),
-    ], [
-        Claim('beta 2 > beta 0', 'beta = 2', 'beta = 0'),
-        Claim('beta 2 > beta 4', 'beta = 2', 'beta = 4'),
-    ]),
-    'table2b':
-    Table('GFL paper Table 2(b): n, bin interval 1', COCO_SOURCE, [
-        Row('n = 12', ABLATIONS + 'gfl_r50_fpn_n12_1x_coco.py', dict(AP=40.1)),
-        Row('n = 14', ABLATIONS + 'gfl_r50_fpn_n14_1x_coco.py', dict(AP=40.2)),
-        Row('n = 16', GFL, dict(AP=40.2, AP50=58.6, AP75=43.4)),
-        Row('n = 18', ABLATIONS + 'gfl_r50_fpn_n18_1x_coco.py', dict(AP=40.1)),
-    ]),
-    'table2c':
-    Table('GFL paper Table 2(c): bin interval delta, n = 16', COCO_SOURCE, [
-        Row('delta = 0.5', ABLATIONS + 'gfl_r50_fpn_delta0.5_1x_coco.py',
-            dict(AP=40.2)),
-        Row('delta = 1', GFL, dict(AP=40.2, AP50=58.6, AP75=43.4)),
-        Row('delta = 2', ABLATIONS + 'gfl_r50_fpn_delta2_1x_coco.py',
-            dict(AP=39.9)),
-        Row('delta = 4', ABLATIONS + 'gfl_r50_fpn_delta4_1x_coco.py',
-            dict(AP=39.8)),
-    ], [Claim('delta 1 > delta 4', 'delta = 1', 'delta = 4')]),
-    'bccd-table3':
-    Table(
-        'BCCD proxy of GFL Table 3 (configs/bccd/)',
-        BCCD_SOURCE, [
-            Row('neither', 'configs/bccd/atss_r18_fpn_bccd.py', dict(AP=39.2)),
-            Row('QFL', 'configs/bccd/atss_r18_fpn_qfl_bccd.py', dict(AP=39.9)),
-            Row('DFL', 'configs/bccd/atss_r18_fpn_dfl_bccd.py', dict(AP=39.5)),
-            Row('QFL + DFL', 'configs/bccd/gfl_r18_fpn_bccd.py',
-                dict(AP=40.2, AP50=58.6, AP75=43.4)),
-        ],
-        _table3_claims(),
-        same_setting=False),
-    'bccd-iou':
-    Table(
-        'BCCD IoU-loss comparison on GFL (configs/bccd/)',
-        'The "paper" column is the DIoU paper\'s (arXiv:1911.08287) YOLOv3 '
-        'on VOC07 test: a different detector and dataset, shown for the '
-        'sign of the differences, not their size.', [
-            Row('GIoU', 'configs/bccd/gfl_r18_fpn_bccd.py', dict(AP=47.73)),
-            Row('DIoU', 'configs/bccd/gfl_r18_fpn_diou_bccd.py',
-                dict(AP=48.10)),
-            Row('CIoU', 'configs/bccd/gfl_r18_fpn_ciou_bccd.py',
-                dict(AP=49.21)),
-        ], [
-            Claim('CIoU >= GIoU', 'CIoU', 'GIoU'),
-            Claim('DIoU >= GIoU', 'DIoU', 'GIoU'),
-            Claim('CIoU >= DIoU', 'CIoU', 'DIoU'),
-        ],
-        same_setting=False),
-    'rotated-quickstart':
-    Table(
-        'Rotated RetinaNet quickstart: smooth L1, PIoU and CSL '
-        '(configs/quickstart/)',
-        'The "paper" column is mmrotate 1.x\'s DOTA-v1.0 mAP of the same '
-        'loss on rotated RetinaNet (R-50, 1x, le90): a different detector '
-        'size and dataset, shown for the sign of the differences, not '
-        'their size. No RetinaNet + PIoU number has been published.', [
-            Row('smooth L1', ROTATED_QUICKSTART + '_synthetic.py',
-                dict(mAP50=68.42)),
-            Row('PIoU', ROTATED_QUICKSTART + '_piou_synthetic.py', {}),
-            Row('CSL', ROTATED_QUICKSTART + '_csl-gaussian_synthetic.py',
-                dict(mAP50=69.51)),
-        ], [
-            Claim('PIoU >= smooth L1', 'PIoU', 'smooth L1'),
-            Claim('CSL >= smooth L1', 'CSL', 'smooth L1'),
-        ],
-        same_setting=False,
-        metrics=dict(mAP50='dota/AP50'),
-        metric_note='DOTA mAP at IoU 0.5, VOC07 11-point, in %'),
-}
+
+TABLES: Dict[str, Table] = load_tables()
 
 # runs -----------------------------------------------------------------------
 
@@ -198,27 +127,6 @@ def work_dir_of(work_root: str, config: str, seed: int) -> str:
     if name.startswith('..'):
         name = osp.basename(config)
     return osp.join(work_root, osp.splitext(name)[0], f'seed{seed}')
-
-
-def _val_records(work_dir: str, key: str) -> List[dict]:
-    """The evaluation records (those with ``key``) of every session logged
-    in ``work_dir`` (mmengine writes ``<timestamp>/vis_data/
-    scalars.json``)."""
-    records = []
-    pattern = osp.join(work_dir, '*', 'vis_data', 'scalars.json')
-    for path in sorted(glob.glob(pattern)):
-        with open(path) as f:
-            for line in f:
-                line = line.strip()
-                if not line:
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError:
-                    continue  # a line cut short by a kill
-                if key in record:
-                    records.append(record)
-    return records
 
 
 def final_metrics(work_dir: str,
@@ -237,10 +145,18 @@ def final_metrics(work_dir: str,
     if osp.isfile(result):
         with open(result) as f:
             return json.load(f)['metrics']
-    records = _val_records(work_dir, next(iter(metrics.values())))
+    from mmdet_losses.visualization.logs import load_json_log
+    try:
+        # a kill while a record is written cuts its file's last line
+        _, val = load_json_log(work_dir, allow_cut_last_line=True)
+    except FileNotFoundError:  # not started
+        return None
+    key = next(iter(metrics.values()))
+    records = [r for r in val if key in r]
     if not records:
         return None
-    last = max(records, key=lambda r: r.get('step', 0))
+    # by step, later sessions of a resumed run winning on the same step
+    last = records[-1]
     if max_epochs is not None and last.get('step') != max_epochs:
         return None
     return {m: 100 * float(last[k]) for m, k in metrics.items()}
@@ -264,8 +180,18 @@ def max_epochs_of(config: str,
 
 
 def train_command(args, config: str, work_dir: str, seed: int) -> List[str]:
-    """The training command of one run for the chosen launcher."""
-    flags = ['--resume', '--cfg-options', f'randomness.seed={seed}']
+    """The training command of one run for the chosen launcher.
+
+    The distributed launchers add ``--auto-scale-lr``: ``--gpus`` changes
+    the total batch, and tools/train.py then scales the learning rate by
+    ``gpus x batch per GPU / auto_scale_lr.base_batch_size`` (the linear
+    rule; 1 for the paper's 8 GPUs x 2 images at base 16). One process
+    (``none``) trains the config's batch at the config's learning rate.
+    """
+    flags = ['--resume']
+    if args.launcher in ('pytorch', 'slurm'):
+        flags.append('--auto-scale-lr')
+    flags += ['--cfg-options', f'randomness.seed={seed}']
     flags += args.cfg_options or []
     if args.launcher == 'none':
         return [
@@ -287,11 +213,28 @@ def train_command(args, config: str, work_dir: str, seed: int) -> List[str]:
 
 
 def _run(command: List[str], log_path: str, env: dict) -> int:
-    """Run ``command`` with its output in ``log_path``; a kill of this tool
-    (Ctrl-C, SIGTERM) stops it too, so its checkpoints stay resumable."""
+    """Run ``command``; each line of its output goes to ``log_path`` and,
+    prefixed with the run (``[<config> seed<N>]``, from the work dir), to
+    this tool's stdout as it comes, so a run of hours is seen to progress.
+    A kill of this tool (Ctrl-C, SIGTERM) stops it too, so its checkpoints
+    stay resumable."""
+    work_dir = osp.dirname(osp.abspath(log_path))
+    prefix = (f'[{osp.basename(osp.dirname(work_dir))} '
+              f'{osp.basename(work_dir)}] ')
     with open(log_path, 'a') as log:
         proc = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=env,
+            text=True,
+            errors='replace')
+        # a thread copies the output, so that the main thread waits in
+        # proc.wait(), where Ctrl-C reaches it as before
+        copier = threading.Thread(
+            target=_copy_lines, args=(proc.stdout, log, prefix), daemon=True)
+        copier.start()
         try:
             return proc.wait()
         except BaseException:
@@ -301,6 +244,17 @@ def _run(command: List[str], log_path: str, env: dict) -> int:
             except subprocess.TimeoutExpired:
                 proc.kill()
             raise
+        finally:
+            # a grandchild that outlives the child may hold the pipe open
+            copier.join(timeout=10)
+
+
+def _copy_lines(stream, log, prefix: str) -> None:
+    for line in stream:
+        log.write(line)
+        log.flush()
+        sys.stdout.write(prefix + line)
+        sys.stdout.flush()
 
 
 def run_table(args, table: Table) -> Dict[Tuple[str, int], dict]:
@@ -308,7 +262,9 @@ def run_table(args, table: Table) -> Dict[Tuple[str, int], dict]:
     of every finished one."""
     configs = list(dict.fromkeys(row.config for row in table.rows))
     jobs = [(config, seed) for config in configs for seed in args.seeds]
-    env = dict(os.environ)
+    # Python buffers a pipe's output in blocks: without this, the lines of
+    # a run's prints would reach this tool only when it ends
+    env = dict(os.environ, PYTHONUNBUFFERED='1')
     if args.launcher == 'slurm':
         env['GPUS'] = str(args.gpus)
         env.setdefault('GPUS_PER_NODE', str(min(args.gpus, 8)))
@@ -368,26 +324,6 @@ def _minutes(seconds: float) -> str:
 # the table ------------------------------------------------------------------
 
 
-class Stat(NamedTuple):
-    mean: float
-    std: float  # sample standard deviation (n - 1); 0 for one run
-    n: int
-
-    @property
-    def sem(self) -> float:
-        """Standard error of the mean."""
-        return self.std / math.sqrt(self.n) if self.n else math.nan
-
-
-def stat(values: Sequence[float]) -> Optional[Stat]:
-    n = len(values)
-    if n == 0:
-        return None
-    mean = sum(values) / n
-    var = sum((v - mean)**2 for v in values) / (n - 1) if n > 1 else 0.0
-    return Stat(mean, math.sqrt(var), n)
-
-
 def _fmt(s: Optional[Stat], seeds: int) -> str:
     if s is None:
         return '—'
@@ -413,42 +349,6 @@ def row_stats(table: Table, results: Dict[Tuple[str, int], dict],
         }
         for row in table.rows
     }
-
-
-def claim_verdict(better: Dict[int, float],
-                  worse: Dict[int, float]) -> Tuple[str, str]:
-    """The mean of the per-seed AP differences ``better - worse`` over the
-    seeds both rows have, with its standard error, and whether it shows the
-    claimed order: a two-sided paired t-test at the 5 % level.
-
-    The differences are paired by seed: runs with the same seed see the
-    same data order and the same backbone initialisation, so the pairs
-    share much of their seed-to-seed variation.
-    """
-    seeds = sorted(set(better) & set(worse))
-    if not seeds:
-        return '—', 'not run'
-    paired = stat([better[s] - worse[s] for s in seeds])
-    if paired.n < 2:
-        sign = 'same' if paired.mean > 0 else 'opposite'
-        return f'{paired.mean:+.1f}', f'{sign} sign, one seed: no test'
-    observed = f'{paired.mean:+.1f} ± {paired.sem:.1f}'
-    p = paired_t_test(paired)
-    p_text = 'p < 0.001' if p < 0.001 else f'p = {p:.2f}'
-    if p >= 0.05:
-        return observed, f'not resolved ({p_text})'
-    if paired.mean > 0:
-        return observed, f'yes ({p_text})'
-    return observed, f'no: the opposite order ({p_text})'
-
-
-def paired_t_test(differences: Stat) -> float:
-    """Two-sided p-value of a mean difference of 0."""
-    from scipy import stats
-    if differences.std == 0:
-        return 0.0 if differences.mean != 0 else 1.0
-    t = differences.mean / differences.sem
-    return float(2 * stats.t.sf(abs(t), differences.n - 1))
 
 
 def ap_by_seed(row: Row,

@@ -41,44 +41,62 @@ class RunLog:
 
 def find_json_logs(path: str) -> List[str]:
     """The mmengine json logs of a run: ``path`` itself if it is a file,
-    else every ``<timestamp>/vis_data/<timestamp>.json`` below it, oldest
-    first (a resumed run writes one per start)."""
+    else one per session below it, oldest first (a resumed run writes one
+    per start): ``<timestamp>/vis_data/<timestamp>.json``, or where a
+    session has none, its ``scalars.json``. mmengine's LocalVisBackend
+    writes every record of the json log into ``scalars.json`` too, and
+    scalars only there when a run's logger writes no json log."""
     if osp.isfile(path):
         return [path]
-    logs = sorted(
-        p for p in glob.glob(osp.join(path, '*', 'vis_data', '*.json'))
-        if osp.basename(p) != 'scalars.json')
+    logs = []
+    for vis_data in sorted(glob.glob(osp.join(path, '*', 'vis_data'))):
+        found = sorted(
+            p for p in glob.glob(osp.join(vis_data, '*.json'))
+            if osp.basename(p) != 'scalars.json')
+        scalars = osp.join(vis_data, 'scalars.json')
+        logs += found or ([scalars] if osp.isfile(scalars) else [])
     if not logs:
         raise FileNotFoundError(
             f'no mmengine json log under {path} (looked for '
-            f'{osp.join(path, "<timestamp>/vis_data/<timestamp>.json")})')
+            f'{osp.join(path, "<timestamp>/vis_data/<timestamp>.json")} '
+            'and scalars.json)')
     return logs
 
 
-def load_json_log(path: str) -> Tuple[Records, Records]:
+def load_json_log(path: str,
+                  allow_cut_last_line: bool = False
+                  ) -> Tuple[Records, Records]:
     """Training and validation records of a run (file or work dir).
 
     Records of a resumed run are merged by step, later files winning.
+
+    Args:
+        path: a json log or a work dir (:func:`find_json_logs`).
+        allow_cut_last_line: skip the last line of a file where it is not
+            json: a run killed while writing a record leaves it cut short,
+            and a resumed run writes its next records into a new file. A
+            bad line anywhere else still raises.
     """
     train: Dict[int, dict] = {}
     val: Dict[int, dict] = {}
     for log in find_json_logs(path):
         with open(log) as f:
-            for line_no, line in enumerate(f, 1):
-                line = line.strip()
-                if not line:
+            lines = [(n, line.strip()) for n, line in enumerate(f, 1)]
+        lines = [(n, line) for n, line in lines if line]
+        for index, (line_no, line) in enumerate(lines):
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                if allow_cut_last_line and index == len(lines) - 1:
                     continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as error:
-                    raise ValueError(f'{log}:{line_no}: not json: {error}')
-                if not isinstance(record, dict):
-                    raise ValueError(f'{log}:{line_no}: expected a json '
-                                     f'object, got {type(record).__name__}')
-                if 'lr' in record or 'loss' in record:
-                    train[record.get('iter', record.get('step'))] = record
-                else:
-                    val[record.get('step', len(val))] = record
+                raise ValueError(f'{log}:{line_no}: not json: {error}')
+            if not isinstance(record, dict):
+                raise ValueError(f'{log}:{line_no}: expected a json '
+                                 f'object, got {type(record).__name__}')
+            if 'lr' in record or 'loss' in record:
+                train[record.get('iter', record.get('step'))] = record
+            else:
+                val[record.get('step', len(val))] = record
     return ([train[k] for k in sorted(train)], [val[k] for k in sorted(val)])
 
 

@@ -177,3 +177,35 @@ def test_bad_logs_are_named(runs, tmp_path):
             str(runs[0]), '--out',
             str(tmp_path / 'curves.txt')
         ])
+
+
+def test_a_session_without_a_json_log_is_read_from_scalars(tmp_path):
+    """mmengine writes every record into scalars.json too; a session that
+    has only that file (its logger wrote no json log) is read from it,
+    one with both from its json log alone."""
+    from mmdet_losses.visualization.logs import find_json_logs, load_run
+    run = tmp_path / 'run'
+    write_log(run, '20240101_000000', [val_record(1, 0.1)])
+    only = run / '20240101_010000' / 'vis_data' / 'scalars.json'
+    only.parent.mkdir(parents=True)
+    only.write_text(json.dumps(val_record(2, 0.2)) + '\n')
+    assert [p.split('/')[-3:] for p in find_json_logs(str(run))] == [
+        ['20240101_000000', 'vis_data', '20240101_000000.json'],
+        ['20240101_010000', 'vis_data', 'scalars.json'],
+    ]
+    assert [r['coco/bbox_mAP'] for r in load_run(str(run)).val] == [0.1, 0.2]
+
+
+def test_a_last_line_cut_by_a_kill_can_be_skipped(tmp_path):
+    from mmdet_losses.visualization.logs import load_json_log
+    log = tmp_path / 'cut.json'
+    log.write_text(
+        json.dumps(val_record(1, 0.1)) + '\n' + '{"coco/bbox_mAP": 0.\n\n')
+    with pytest.raises(ValueError, match=r'cut.json:2: not json'):
+        load_json_log(str(log))
+    train, val = load_json_log(str(log), allow_cut_last_line=True)
+    assert train == [] and [r['step'] for r in val] == [1]
+    # a bad line that is not the last one is no cut: it still raises
+    log.write_text('{"loss": \n' + json.dumps(val_record(1, 0.1)) + '\n')
+    with pytest.raises(ValueError, match=r'cut.json:1: not json'):
+        load_json_log(str(log), allow_cut_last_line=True)

@@ -1,15 +1,21 @@
 """tools/reproduce_gfl_ablation.py: every table's configs exist, the
 launchers' commands, collection of finished and unfinished work dirs, the
 markdown table and its statistics, and one real run resumed after a kill."""
+import io
 import json
 import math
 import os
 import os.path as osp
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 from helpers import ROOT, config_path
+
+from mmdet_losses.visualization.seed_statistics import (claim_verdict,
+                                                        paired_t_test, stat)
 
 sys.path.insert(0, osp.join(ROOT, 'tools'))
 import reproduce_gfl_ablation as tool  # noqa: E402
@@ -106,25 +112,23 @@ def test_claims_pair_the_runs_by_seed():
     difference: +1 on each seed resolves, though the rows' spread is 5."""
     worse = {0: 40.0, 1: 45.0, 2: 50.0}
     better = {seed: ap + 1 for seed, ap in worse.items()}
-    assert tool.claim_verdict(better,
-                              worse) == ('+1.0 ± 0.0', 'yes (p < 0.001)')
-    assert tool.claim_verdict(worse, better)[1] == \
+    assert claim_verdict(better, worse) == ('+1.0 ± 0.0', 'yes (p < 0.001)')
+    assert claim_verdict(worse, better)[1] == \
         'no: the opposite order (p < 0.001)'
-    one_common_seed = tool.claim_verdict({0: 41.0, 5: 1.0}, {0: 40.0})
+    one_common_seed = claim_verdict({0: 41.0, 5: 1.0}, {0: 40.0})
     assert one_common_seed == ('+1.0', 'same sign, one seed: no test')
-    assert tool.claim_verdict({1: 1.0}, {2: 1.0}) == ('—', 'not run')
+    assert claim_verdict({1: 1.0}, {2: 1.0}) == ('—', 'not run')
 
 
 def test_paired_t_test_against_scipy_free_closed_forms():
     # n = 2: t has 1 degree of freedom, p = 1 - 2 atan(|t|) / pi
-    diffs = tool.stat([1.0, 3.0])  # mean 2, sem 1, t = 2
-    assert tool.paired_t_test(diffs) == pytest.approx(1 - 2 * math.atan(2.0) /
-                                                      math.pi)
+    diffs = stat([1.0, 3.0])  # mean 2, sem 1, t = 2
+    assert paired_t_test(diffs) == pytest.approx(1 -
+                                                 2 * math.atan(2.0) / math.pi)
     # n = 3: 2 degrees of freedom, p = 1 - |t| / sqrt(2 + t^2)
-    diffs = tool.stat([1.0, 2.0, 6.0])
+    diffs = stat([1.0, 2.0, 6.0])
     t = diffs.mean / diffs.sem
-    assert tool.paired_t_test(diffs) == pytest.approx(1 -
-                                                      t / math.sqrt(2 + t * t))
+    assert paired_t_test(diffs) == pytest.approx(1 - t / math.sqrt(2 + t * t))
 
 
 def test_claims_report_the_opposite_order_and_missing_seeds(tmp_path):
@@ -203,8 +207,10 @@ def test_distributed_launchers(launcher, expected):
     command = tool.train_command(args, 'CFG', '/r/x/seed3', 3)
     command = [c.replace(ROOT + '/', '') for c in command]
     expected = [e.replace('WD', '/r/x/seed3') for e in expected]
+    # --gpus sets the total batch: tools/train.py scales the lr to it
     assert command == expected + [
-        '--resume', '--cfg-options', 'randomness.seed=3', 'a=1'
+        '--resume', '--auto-scale-lr', '--cfg-options', 'randomness.seed=3',
+        'a=1'
     ]
 
 
@@ -295,6 +301,7 @@ def test_an_interrupt_stops_the_training_and_says_how_to_continue(
 
         def __init__(self, command, **kwargs):
             events.append('start')
+            self.stdout = io.StringIO()
 
         def wait(self, timeout=None):
             if 'terminate' not in events:
@@ -343,3 +350,120 @@ def test_a_subset_of_rows(tmp_path, monkeypatch):
     assert '| both > neither (GFL > ATSS) (QFL + DFL vs neither) |' in text
     with pytest.raises(SystemExit, match='unknown row'):
         tool.main(['bccd-table3', '--rows', 'QFL+DFL'])
+
+
+def test_tables_are_data_checked_on_load(tmp_path):
+    """The catalogue is a data module; the tool builds and checks it."""
+    assert tool.TABLES == tool.load_tables(tool.TABLES_FILE)
+    bad = tmp_path / 'tables.py'
+    row = "('A', 'configs/x.py', dict(AP=1.0))"
+    bad.write_text(f"TABLES = dict(t=dict(title='T', paper_source='S', "
+                   f"rows=[{row}], claims=[('A > B', 'A', 'B')]))\n")
+    with pytest.raises(ValueError, match="claim 'A > B' names a row not"):
+        tool.load_tables(str(bad))
+    bad.write_text("TABLES = dict(t=dict(title='T', paper_source='S', "
+                   "rows=[('A', 'configs/x.py', dict(mAP=1.0))]))\n")
+    with pytest.raises(ValueError, match=r"paper numbers \['mAP'\] outside"):
+        tool.load_tables(str(bad))
+    bad.write_text(f"TABLES = dict(t=dict(title='T', paper_source='S', "
+                   f"rows=[{row}], colour='red'))\n")
+    with pytest.raises(TypeError, match='colour'):
+        tool.load_tables(str(bad))
+
+
+def test_every_config_lets_distributed_runs_scale_the_lr():
+    """tools/train.py --auto-scale-lr (what the distributed launchers pass)
+    refuses a config without auto_scale_lr.enable and base_batch_size."""
+    from mmengine.config import Config
+    configs = sorted(
+        {row.config
+         for table in tool.TABLES.values()
+         for row in table.rows})
+    for config in configs:
+        cfg = Config.fromfile(osp.join(ROOT, config))
+        assert {'enable', 'base_batch_size'} <= set(cfg.auto_scale_lr), config
+
+
+# a fake training: prints, waits for the test's go (a file), then logs its
+# final evaluation the way mmengine does
+FAKE_TRAINING = r'''
+import json, os, sys, time
+work_dir, epochs, go = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+print('Epoch(train) [1] started')
+print('a warning on stderr', file=sys.stderr)
+deadline = time.time() + 60
+while not os.path.exists(go) and time.time() < deadline:
+    time.sleep(0.05)
+vis = os.path.join(work_dir, '20260101_000000', 'vis_data')
+os.makedirs(vis, exist_ok=True)
+with open(os.path.join(vis, 'scalars.json'), 'w') as f:
+    f.write(json.dumps({'coco/bbox_mAP': 0.25, 'coco/bbox_mAP_50': 0.5,
+                        'coco/bbox_mAP_75': 0.3, 'step': epochs}) + '\n')
+print('Epoch(val) done')
+'''
+
+
+class LineSink(io.StringIO):
+    """A stdout whose text another thread can poll."""
+
+    def __init__(self):
+        super().__init__()
+        self.lock = threading.Lock()
+
+    def write(self, text):
+        with self.lock:
+            return super().write(text)
+
+    def text(self):
+        with self.lock:
+            return self.getvalue()
+
+
+def test_run_output_streams_with_the_run_name_while_it_trains(
+        tmp_path, monkeypatch):
+    """The child's lines (stdout and stderr) reach this tool's stdout with
+    the run's name while the run still trains, and its log file as they
+    are; the run then counts as finished."""
+    row = tool.TABLES['bccd-iou'].rows[0]
+    epochs = tool.max_epochs_of(row.config)
+    go = tmp_path / 'go'
+
+    def fake_command(args, config, work_dir, seed):
+        # python without -u: the tool must make its children unbuffered
+        return [
+            sys.executable, '-c', FAKE_TRAINING, work_dir,
+            str(epochs),
+            str(go)
+        ]
+
+    monkeypatch.setattr(tool, 'train_command', fake_command)
+    monkeypatch.delenv('PYTHONUNBUFFERED', raising=False)
+    sink = LineSink()
+    monkeypatch.setattr(sys, 'stdout', sink)
+    first = '[gfl_r18_fpn_bccd seed0] Epoch(train) [1] started\n'
+    seen = {}
+
+    def watch():
+        # the go comes only once the first line is out, while the run waits
+        deadline = time.time() + 60
+        while first not in sink.text() and time.time() < deadline:
+            time.sleep(0.05)
+        seen['streamed'] = first in sink.text()
+        seen['before the end'] = 'Epoch(val) done' not in sink.text()
+        go.write_text('')
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    root = str(tmp_path / 'runs')
+    text = tool.main(['bccd-iou', '--rows', 'GIoU', '--work-root', root])
+    watcher.join(timeout=60)
+    assert seen == {'streamed': True, 'before the end': True}
+    out = sink.text()
+    assert '[gfl_r18_fpn_bccd seed0] a warning on stderr\n' in out
+    assert '[gfl_r18_fpn_bccd seed0] Epoch(val) done\n' in out
+    work_dir = tool.work_dir_of(root, row.config, 0)
+    with open(osp.join(work_dir, 'train_stdout.log')) as f:
+        log = f.read().splitlines()
+    assert log[0] == 'Epoch(train) [1] started'
+    assert 'Epoch(val) done' in log and not any('[gfl' in x for x in log)
+    assert '| GIoU | `gfl_r18_fpn_bccd.py` | 25.0 | 50.0 | 30.0 |' in text

@@ -10,10 +10,11 @@ tools/analysis_tools/analyze_logs.py flags, for one run or several.
         [--legend A B] [--metric coco/bbox_mAP] [--out summary.md]
 
 A LOG is a ``<timestamp>.json`` file or a work dir (its json logs, resumed
-runs merged). ``plot_curve`` draws one panel per key (loss terms against the
-iteration, metrics against the epoch), one line per run; ``summary`` prints
-a markdown table of the best and last metric and the mean time per
-iteration of each run.
+runs merged; a session without one is read from its ``scalars.json``).
+``plot_curve`` draws one panel per key (loss terms against the iteration,
+metrics against the epoch), one line per run; ``summary`` prints a markdown
+table of the best and last metric and the mean time per iteration of each
+run.
 """
 import argparse
 import os

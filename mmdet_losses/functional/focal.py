@@ -26,12 +26,10 @@ from typing import Optional, Tuple, Union
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torch.autograd import Function
-from torch.autograd.function import once_differentiable
 
 from .checks import check_labels
-from .precomputed_grad import (autocast_off, chunk_rows, compute_dtype,
-                               precomputed_backward)
+from .precomputed_grad import (FusedPass, PassResult, autocast_off,
+                               compute_dtype, row_chunks)
 from .reduction import check_reduction, fused_scale, weight_reduce_loss
 
 # a QFL target given as a pair: labels (N,) and scores (N,)
@@ -139,9 +137,9 @@ def _modulated_pass(x: Tensor, labels: Optional[Tensor],
                     scores: Optional[Tensor], targets: Optional[Tensor],
                     weight: Optional[Tensor], gamma: float,
                     alpha: Optional[float], quality: bool, out: str,
-                    scale: float, with_grad: bool):
-    """One chunked pass: the output and the derivative of the output with
-    respect to ``x`` (None unless ``with_grad``); see :class:`_ModulatedBCE`
+                    scale: float, with_grad: bool) -> PassResult:
+    """One chunked pass: the output and ``[the derivative of the output
+    with respect to x]`` (None unless ``with_grad``); see :func:`_apply`
     for the arguments."""
     with autocast_off(x.device):
         return _modulated_chunks(x, labels, scores, targets, weight, gamma,
@@ -152,7 +150,7 @@ def _modulated_chunks(x: Tensor, labels: Optional[Tensor],
                       scores: Optional[Tensor], targets: Optional[Tensor],
                       weight: Optional[Tensor], gamma: float,
                       alpha: Optional[float], quality: bool, out: str,
-                      scale: float, with_grad: bool):
+                      scale: float, with_grad: bool) -> PassResult:
     dtype = compute_dtype(x)
     n, c = x.shape
     x = x.contiguous()
@@ -165,10 +163,7 @@ def _modulated_chunks(x: Tensor, labels: Optional[Tensor],
         result = x.new_zeros((), dtype=dtype)
     if weight is not None:
         weight = weight.to(dtype)
-    step = chunk_rows(n, c, x.device)
-    for start in range(0, n, step):
-        rows = slice(start, start + step)
-        chunk = x[rows].to(dtype)
+    for rows, chunk in row_chunks(x, dtype):
         t = 0.0 if targets is None else targets[rows].to(dtype)
         terms = modulated_bce(chunk, t, gamma, alpha, quality, with_grad)
         loss, chunk_grad = terms if with_grad else (terms, None)
@@ -194,12 +189,15 @@ def _modulated_chunks(x: Tensor, labels: Optional[Tensor],
     if labels is not None:
         _correct_positives(x, labels, scores, weight, gamma, alpha, quality,
                            out, scale, dtype, result, grad)
-    return result, grad
+    return result, [grad]
 
 
-class _ModulatedBCE(Function):
+def _apply(x: Tensor, labels: Optional[Tensor], scores: Optional[Tensor],
+           targets: Optional[Tensor], weight: Optional[Tensor], gamma: float,
+           alpha: Optional[float], quality: bool, out: str, scale: float,
+           want_grad: bool) -> Tensor:
     """Modulated BCE of ``(N, C)`` logits, loss and derivative in one pass
-    (see :mod:`.precomputed_grad`).
+    (a :class:`.FusedPass`).
 
     ``labels`` ``(N,)`` (hard targets, background ``C``) or ``targets``
     ``(N, C)``; ``scores`` ``(N,)`` are the soft targets of the labelled
@@ -208,35 +206,10 @@ class _ModulatedBCE(Function):
     over classes) or ``'sum'`` (a scalar); weights and ``scale`` are applied
     inside.
     """
-
-    @staticmethod
-    def forward(ctx, x: Tensor, labels: Optional[Tensor],
-                scores: Optional[Tensor], targets: Optional[Tensor],
-                weight: Optional[Tensor], gamma: float, alpha: Optional[float],
-                quality: bool, out: str, scale: float,
-                want_grad: bool) -> Tensor:
-        ctx.args = (gamma, alpha, quality, out, scale)
-        with_grad = want_grad and ctx.needs_input_grad[0]
-        result, grad = _modulated_pass(x, labels, scores, targets, weight,
-                                       *ctx.args, with_grad)
-        ctx.grads = [grad]
-        ctx.save_for_backward(x, labels, scores, targets, weight)
-        ctx.dtype = x.dtype
-        return result
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad_out: Tensor):
-
-        def recompute():
-            return [_modulated_pass(*ctx.saved_tensors, *ctx.args, True)[1]]
-
-        out = ctx.args[3]
-        grad, = precomputed_backward(
-            ctx, grad_out, [ctx.dtype],
-            (lambda g: g[:, None]) if out == 'rows' else (lambda g: g),
-            recompute)
-        return (grad, ) + (None, ) * 10
+    return FusedPass.apply(_modulated_pass,
+                           (gamma, alpha, quality, out, scale), 1,
+                           out == 'rows', want_grad, x, labels, scores,
+                           targets, weight)
 
 
 def _correct_positives(x: Tensor, labels: Tensor, scores: Optional[Tensor],
@@ -377,8 +350,8 @@ def modulated_loss(pred: Tensor,
                         n if per_row else n * c)
     if scale is None:
         # a learnt weight or a tensor avg_factor: autograd sees them
-        loss = _ModulatedBCE.apply(pred, labels, scores, targets, None, gamma,
-                                   alpha, quality, per_element, 1.0, want_grad)
+        loss = _apply(pred, labels, scores, targets, None, gamma, alpha,
+                      quality, per_element, 1.0, want_grad)
         if not per_row and weight is not None and weight.dim() == 1:
             weight = weight[:, None]
         return weight_reduce_loss(
@@ -386,5 +359,5 @@ def modulated_loss(pred: Tensor,
     # the weights and their scale inside: one pass, and a backward that is
     # at most one product
     out = per_element if reduction == 'none' else 'sum'
-    return _ModulatedBCE.apply(pred, labels, scores, targets, weight, gamma,
-                               alpha, quality, out, scale, want_grad)
+    return _apply(pred, labels, scores, targets, weight, gamma, alpha, quality,
+                  out, scale, want_grad)

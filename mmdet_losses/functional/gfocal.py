@@ -20,13 +20,11 @@ from typing import Optional, Union
 
 import torch
 from torch import Tensor
-from torch.autograd import Function
-from torch.autograd.function import once_differentiable
 
 from .checks import check_labels, check_range
 from .focal import LabelsAndScores, modulated_bce_of_probs, modulated_loss
-from .precomputed_grad import (autocast_off, chunk_rows, compute_dtype,
-                               precomputed_backward)
+from .precomputed_grad import (FusedPass, PassResult, autocast_off,
+                               compute_dtype, row_chunks)
 from .reduction import check_reduction, fused_scale, weight_reduce_loss
 
 
@@ -77,25 +75,23 @@ def quality_focal_loss(pred: Tensor,
 
 
 def _dfl_pass(x: Tensor, position: Tensor, weight: Optional[Tensor],
-              reduce: bool, scale: float, with_grad: bool):
+              reduce: bool, scale: float, with_grad: bool) -> PassResult:
     """One chunked pass: the loss of each row, or with ``reduce`` the
-    scalar ``scale * sum(weight * loss)``, and its derivative."""
+    scalar ``scale * sum(weight * loss)``, and ``[its derivative]`` (None
+    unless ``with_grad``)."""
     with autocast_off(x.device):
         return _dfl_chunks(x, position, weight, reduce, scale, with_grad)
 
 
 def _dfl_chunks(x: Tensor, position: Tensor, weight: Optional[Tensor],
-                reduce: bool, scale: float, with_grad: bool):
+                reduce: bool, scale: float, with_grad: bool) -> PassResult:
     dtype = compute_dtype(x)
     m, k = x.shape
     grad = x.new_empty((m, k), dtype=dtype) if with_grad else None
     loss = x.new_empty((m, ), dtype=dtype)
     if weight is not None:
         weight = weight.to(dtype)
-    step = chunk_rows(m, k, x.device)
-    for start in range(0, m, step):
-        rows = slice(start, start + step)
-        chunk = x[rows].to(dtype)
+    for rows, chunk in row_chunks(x, dtype):
         y = position[rows].to(dtype)
         left = y.long()
         w_right = y - left
@@ -116,39 +112,19 @@ def _dfl_chunks(x: Tensor, position: Tensor, weight: Optional[Tensor],
                 w = scale if weight is None else weight[rows] * scale
                 g *= w if weight is None else w[:, None]
     if not reduce:
-        return loss, grad
+        return loss, [grad]
     if weight is None:
-        return loss.sum() * scale, grad
-    return torch.dot(loss, weight) * scale, grad
+        return loss.sum() * scale, [grad]
+    return torch.dot(loss, weight) * scale, [grad]
 
 
-class _DistributionFocal(Function):
+def _apply(x: Tensor, position: Tensor, weight: Optional[Tensor], reduce: bool,
+           scale: float, want_grad: bool) -> Tensor:
     """DFL of ``(M, K)`` logits: ``logsumexp(x) - (w_l x_l + w_r x_r)``,
     whose derivative is ``softmax(x) - w_l e_l - w_r e_r``; both come out
-    of one chunked pass (see :mod:`.precomputed_grad`)."""
-
-    @staticmethod
-    def forward(ctx, x: Tensor, position: Tensor, weight: Optional[Tensor],
-                reduce: bool, scale: float, want_grad: bool) -> Tensor:
-        ctx.args = (reduce, scale)
-        with_grad = want_grad and ctx.needs_input_grad[0]
-        out, grad = _dfl_pass(x, position, weight, reduce, scale, with_grad)
-        ctx.grads = [grad]
-        ctx.save_for_backward(x, position, weight)
-        ctx.dtype = x.dtype
-        return out
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad_out: Tensor):
-
-        def recompute():
-            return [_dfl_pass(*ctx.saved_tensors, *ctx.args, True)[1]]
-
-        grad, = precomputed_backward(ctx, grad_out, [ctx.dtype],
-                                     (lambda g: g) if ctx.args[0] else
-                                     (lambda g: g[:, None]), recompute)
-        return grad, None, None, None, None, None
+    of one chunked pass (a :class:`.FusedPass`)."""
+    return FusedPass.apply(_dfl_pass, (reduce, scale), 1, not reduce,
+                           want_grad, x, position, weight)
 
 
 def distribution_focal_loss(pred: Tensor,
@@ -203,9 +179,7 @@ def distribution_focal_loss(pred: Tensor,
     want_grad = torch.is_grad_enabled() and pred.requires_grad
     scale = fused_scale(weight, reduction, avg_factor, loss_weight, m)
     if scale is None or reduction == 'none':
-        loss = _DistributionFocal.apply(pred, position, None, False, 1.0,
-                                        want_grad)
+        loss = _apply(pred, position, None, False, 1.0, want_grad)
         return weight_reduce_loss(
             loss, weight, reduction, avg_factor, loss_weight=loss_weight)
-    return _DistributionFocal.apply(pred, position, weight, True, scale,
-                                    want_grad)
+    return _apply(pred, position, weight, True, scale, want_grad)

@@ -46,18 +46,17 @@ Numerics, the same for every loss here:
   its pair is not specified (NaN, mostly); no other pair's loss or
   derivative changes (a reduced loss is NaN).
 """
-from typing import List, Optional, Tuple
+from typing import Optional
 
 import torch
 from torch import Tensor
-from torch.autograd import Function
-from torch.autograd.function import once_differentiable
 
 from . import native
 from .boxes import check_box_pairs
 from .iou_geometry import (LossSpec, bounds_geometry, bounds_matrix, box_iou,
                            loss_terms, pair_geometry)
-from .precomputed_grad import autocast_off, compute_dtype, precomputed_backward
+from .precomputed_grad import (FusedPass, PassResult, autocast_off,
+                               compute_dtype)
 from .reduction import fused_scale, weight_reduce_loss
 
 # box_iou and pair_geometry stand here too, the family's public names since
@@ -68,9 +67,6 @@ __all__ = [
 ]
 
 IOU_MODES = ('log', 'linear', 'square')
-# the output of a pass and the derivatives of it with respect to pred and
-# target (None where not asked for)
-_PassResult = Tuple[Tensor, List[Optional[Tensor]]]
 
 
 def _loss_and_jacobian(pred: Tensor, target: Tensor, bounds: Tensor,
@@ -210,7 +206,7 @@ def _chunk_size(n: int, device: torch.device) -> int:
 
 def _iou_pass(pred: Tensor, target: Tensor, weight: Optional[Tensor],
               alpha: Optional[Tensor], spec: LossSpec, scale: float,
-              jac_p: bool, jac_t: bool) -> _PassResult:
+              jac_p: bool, jac_t: bool) -> PassResult:
     """One pass over the pairs: the output (the loss of each pair, or with
     ``weight`` the scalar ``scale * sum(weight * loss)``) and the
     derivatives of the output with respect to ``pred`` and ``target``. By
@@ -227,7 +223,7 @@ def _iou_pass(pred: Tensor, target: Tensor, weight: Optional[Tensor],
 
 def _iou_chunks(pred: Tensor, target: Tensor, weight: Optional[Tensor],
                 alpha: Optional[Tensor], spec: LossSpec, scale: float,
-                jac_p: bool, jac_t: bool) -> _PassResult:
+                jac_p: bool, jac_t: bool) -> PassResult:
     """:func:`_iou_pass` by the torch implementation, chunk by chunk."""
     dtype = compute_dtype(pred, target)
     n = pred.size(0)
@@ -271,37 +267,14 @@ def _iou_chunks(pred: Tensor, target: Tensor, weight: Optional[Tensor],
     return torch.stack(partial).sum().mul_(scale), grads
 
 
-class _IoUFamily(Function):
-    """IoU-family loss of aligned ``'xyxy'`` pairs ``(n, 4)``: the loss of
-    each pair ``(n,)``, or, given per-pair ``weight``, the scalar
-    ``scale * sum(weight * loss)``. The derivatives come out of the forward
-    pass (see :mod:`.precomputed_grad`)."""
-
-    @staticmethod
-    def forward(ctx, pred: Tensor, target: Tensor, weight: Optional[Tensor],
-                alpha: Optional[Tensor], spec: LossSpec, want_grad: bool,
-                scale: float) -> Tensor:
-        ctx.args = (spec, scale, want_grad
-                    and ctx.needs_input_grad[0], want_grad
-                    and ctx.needs_input_grad[1])
-        out, ctx.grads = _iou_pass(pred, target, weight, alpha, *ctx.args)
-        ctx.save_for_backward(pred, target, weight, alpha)
-        ctx.dtypes = (pred.dtype, target.dtype)
-        ctx.reduced = weight is not None
-        return out
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad_out: Tensor):
-
-        def recompute():
-            pred, target, weight, alpha = ctx.saved_tensors
-            return _iou_pass(pred, target, weight, alpha, *ctx.args)[1]
-
-        grads = precomputed_backward(ctx, grad_out, ctx.dtypes,
-                                     (lambda g: g) if ctx.reduced else
-                                     (lambda g: g[:, None]), recompute)
-        return grads[0], grads[1], None, None, None, None, None
+def _apply(pred: Tensor, target: Tensor, weight: Optional[Tensor],
+           alpha: Optional[Tensor], spec: LossSpec, want_grad: bool,
+           scale: float) -> Tensor:
+    """The loss of each pair ``(n,)``, or, given per-pair ``weight``, the
+    scalar ``scale * sum(weight * loss)``, as a :class:`.FusedPass`: the
+    derivatives come out of the forward pass."""
+    return FusedPass.apply(_iou_pass, (spec, scale), 2, weight is None,
+                           want_grad, pred, target, weight, alpha)
 
 
 def _iou_family(pred: Tensor,
@@ -328,8 +301,7 @@ def _iou_family(pred: Tensor,
     scale = fused_scale(weight, reduction, avg_factor, loss_weight,
                         pred.size(0))
     if scale is None or reduction == 'none':
-        loss = _IoUFamily.apply(pred, target, None, alpha, spec, want_grad,
-                                1.0)
+        loss = _apply(pred, target, None, alpha, spec, want_grad, 1.0)
         return weight_reduce_loss(
             loss.reshape(shape),
             weight,
@@ -345,8 +317,7 @@ def _iou_family(pred: Tensor,
     except RuntimeError:
         raise ValueError(f'weight of shape {tuple(weight.shape)} does not '
                          f'broadcast to the loss shape {tuple(shape)}')
-    return _IoUFamily.apply(pred, target, weight, alpha, spec, want_grad,
-                            scale)
+    return _apply(pred, target, weight, alpha, spec, want_grad, scale)
 
 
 _REDUCE_ARGS = """

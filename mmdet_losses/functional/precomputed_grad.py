@@ -12,15 +12,18 @@ and keeps it as ``.grad`` without a copy. A later backward through a
 retained graph (``retain_graph=True``) then finds no buffer and recomputes
 it from the saved inputs, so the result is always the same.
 
-The machinery every such pass shares lives here too: the precision it
-computes in (:func:`compute_dtype`), the rows of a chunk
-(:func:`chunk_rows`) and autocast kept out (:func:`autocast_off`).
+:class:`FusedPass` is that Function for all of them. The machinery every
+such pass shares lives here too: the precision it computes in
+(:func:`compute_dtype`), the chunks of rows (:func:`row_chunks`) and
+autocast kept out (:func:`autocast_off`).
 """
 from contextlib import nullcontext
-from typing import Callable, List, Optional, Sequence
+from typing import Callable, Iterator, List, Optional, Tuple
 
 import torch
 from torch import Tensor
+from torch.autograd import Function
+from torch.autograd.function import once_differentiable
 
 # elements per chunk of a row-wise pass on CPU: a chunk's temporaries stay
 # in cache
@@ -44,6 +47,18 @@ def chunk_rows(rows: int, row_size: int, device: torch.device) -> int:
     return max(CHUNK_ELEMENTS // max(row_size, 1), 1)
 
 
+def row_chunks(x: Tensor,
+               dtype: torch.dtype) -> Iterator[Tuple[slice, Tensor]]:
+    """The chunks of a row-wise pass over ``x`` ``(N, C)``: ``(rows,
+    x[rows])``, the rows of :func:`chunk_rows` cast to ``dtype`` (half
+    inputs are widened a chunk at a time, so their memory stays bounded)."""
+    n, c = x.shape
+    step = chunk_rows(n, c, x.device)
+    for start in range(0, n, step):
+        rows = slice(start, start + step)
+        yield rows, x[rows].to(dtype)
+
+
 def autocast_off(device: torch.device):
     """A context without autocast on ``device``: the passes choose their
     own precision (float32 for half inputs), and under autocast their
@@ -65,35 +80,69 @@ def _to_dtype(grad: Tensor, dtype: torch.dtype) -> Tensor:
     return grad.to(dtype)
 
 
-def precomputed_backward(ctx, grad_out: Tensor, dtypes: Sequence[torch.dtype],
-                         expand: Callable[[Tensor], Tensor],
-                         recompute: Callable[[], List[Optional[Tensor]]]
-                         ) -> List[Optional[Tensor]]:
-    """Gradients of the inputs from the buffers in ``ctx.grads``.
+# what a pass returns: the output, and the derivative of the output (or
+# None) with respect to each differentiable input
+PassResult = Tuple[Tensor, List[Optional[Tensor]]]
+# a pass: run(*inputs, *args, *wanted) -> PassResult
+PassFn = Callable[..., PassResult]
 
-    Args:
-        ctx: the Function's context; ``ctx.grads`` holds one precomputed
-            gradient (or None) per differentiable input.
-        grad_out: the incoming gradient.
-        dtypes: the dtype of each input, which its gradient must have.
-        expand: shapes ``grad_out`` to broadcast against a buffer.
-        recompute: the buffers again, from the saved inputs.
+
+class FusedPass(Function):
+    """A loss whose forward pass also computes the derivatives of its
+    output, which its backward pass only scales; the one Function of the
+    IoU family, Focal Loss, QFL and DFL.
+
+    ``FusedPass.apply(run, args, n_grad, per_row, want_grad, *inputs)``:
+
+    * ``run(*inputs, *args, *wanted)`` computes the output and a list with
+      the derivative of the output with respect to each of the first
+      ``n_grad`` inputs, where ``wanted[i]`` asks for it (else None);
+    * ``args`` holds the pass's other, non-tensor arguments;
+    * ``per_row``: the output has one value per row of the derivatives (the
+      incoming gradient is broadcast along each row); else it has their
+      shape or is a scalar;
+    * ``want_grad``: whether gradients are recorded at all (the forward
+      runs with grad mode off and can not ask).
     """
-    grads = ctx.grads
-    if grads is None:
-        grads = recompute()
-    hand_over = (
-        grad_out.dim() == 0 and grad_out.device.type == 'cpu'
-        and grad_out.item() == 1.0)
-    if hand_over:
-        ctx.grads = None  # autograd is the only owner from here on
-    out = []
-    for grad, dtype in zip(grads, dtypes):
-        if grad is None:
-            out.append(None)
-        elif hand_over:
-            out.append(_to_dtype(grad, dtype))
-        else:
-            out.append(
-                _to_dtype(grad * expand(grad_out.to(grad.dtype)), dtype))
-    return out
+
+    @staticmethod
+    def forward(ctx, run: PassFn, args: tuple, n_grad: int, per_row: bool,
+                want_grad: bool, *inputs: Optional[Tensor]) -> Tensor:
+        # needs_input_grad counts the five leading arguments too
+        wanted = tuple(want_grad and ctx.needs_input_grad[5 + i]
+                       for i in range(n_grad))
+        out, ctx.grads = run(*inputs, *args, *wanted)
+        ctx.save_for_backward(*inputs)
+        ctx.recompute = (run, args, wanted)
+        ctx.per_row = per_row
+        ctx.n_inputs = len(inputs)
+        ctx.dtypes = [t.dtype for t in inputs[:n_grad]]
+        return out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out: Tensor):
+        grads = ctx.grads
+        if grads is None:
+            # handed over to autograd by an earlier backward of a retained
+            # graph: again from the saved inputs
+            run, args, wanted = ctx.recompute
+            grads = run(*ctx.saved_tensors, *args, *wanted)[1]
+        hand_over = (
+            grad_out.dim() == 0 and grad_out.device.type == 'cpu'
+            and grad_out.item() == 1.0)
+        if hand_over:
+            ctx.grads = None  # autograd is the only owner from here on
+        out = []
+        for grad, dtype in zip(grads, ctx.dtypes):
+            if grad is None:
+                out.append(None)
+            elif hand_over:
+                out.append(_to_dtype(grad, dtype))
+            else:
+                scale = grad_out.to(grad.dtype)
+                if ctx.per_row:
+                    scale = scale[:, None]
+                out.append(_to_dtype(grad * scale, dtype))
+        return ((None, ) * 5 + tuple(out) + (None, ) *
+                (ctx.n_inputs - len(out)))

@@ -436,13 +436,15 @@ def test_offset_equals_mmcv_nms_on_concentric_boxes(seed, threshold):
         diou_nms(boxes, scores, threshold, offset=0)[1])
 
 
+@pytest.mark.parametrize('device', DEVICES)
 @pytest.mark.parametrize('seed', range(3))
-def test_offset_equals_reference_on_widened_boxes(seed):
+def test_offset_equals_reference_on_widened_boxes(seed, device):
     boxes = random_boxes(120, seed).round()
     scores = torch.rand(
         120, generator=torch.Generator().manual_seed(seed)).double()
-    _, keep = diou_nms(boxes, scores, 0.45, beta=0.6, offset=1)
-    assert keep.tolist() == reference_diou_nms(
+    _, keep = diou_nms(
+        boxes.to(device), scores.to(device), 0.45, beta=0.6, offset=1)
+    assert keep.cpu().tolist() == reference_diou_nms(
         offset_boxes(boxes, 1), scores, 0.45, 0.6)
 
 
@@ -458,7 +460,8 @@ def test_offset_through_batched_nms():
         offset_boxes(boxes, 1), scores, 0.4)
 
 
-def test_non_finite_boxes_are_dropped_with_a_warning():
+@pytest.mark.parametrize('device', DEVICES)
+def test_non_finite_boxes_are_dropped_with_a_warning(device):
     boxes = random_boxes(50, 8)
     scores = torch.rand(50, generator=torch.Generator().manual_seed(8))
     scores = scores.double()
@@ -468,12 +471,12 @@ def test_non_finite_boxes_are_dropped_with_a_warning():
     scores[9] = float('nan')
     with pytest.warns(
             RuntimeWarning, match=r'dropped 4 of 50 boxes .*\[3, 9, 17, 30\]'):
-        dets, keep = diou_nms(boxes, scores, 0.5)
+        dets, keep = diou_nms(boxes.to(device), scores.to(device), 0.5)
     rest = [i for i in range(50) if i not in (3, 9, 17, 30)]
     expected = [
         rest[i] for i in reference_diou_nms(boxes[rest], scores[rest], 0.5)
     ]
-    assert keep.tolist() == expected
+    assert keep.cpu().tolist() == expected
     assert torch.isfinite(dets).all()
 
 

@@ -19,9 +19,9 @@ Every mmdet dense head post-processes with ``mmcv.ops.batched_nms``, which
 looks the ``type`` of ``test_cfg.nms`` up *by name in its own module*
 (``eval(nms_type)`` in ``mmcv.ops.nms``); it has no registry. So
 ``type='diou_nms'`` works only once :func:`diou_nms` has been added to that
-module's namespace. Importing this module does not do it (an import that
-patches another library, and does nothing when that library is missing, is
-what this replaced); the install is one explicit call::
+module's namespace. Importing this module does not do it: changing another
+library's namespace is a step a program takes on purpose, and one that must
+fail where it cannot be done. It is one explicit call::
 
     from mmdet_losses.models.task_modules.diou_nms import register_diou_nms
     register_diou_nms()
@@ -30,8 +30,8 @@ which raises an ImportError saying why where ``mmcv.ops`` cannot be
 imported (mmcv-lite, an mmcv built without its ops), rather than leaving
 ``batched_nms`` to fail later with ``NameError: name 'diou_nms' is not
 defined``. :func:`register_diou_nms_if_used` makes the same call for a
-config that names ``type='diou_nms'`` anywhere, and nothing otherwise; it is
-what a runner calls with its config, after which::
+config that names ``type='diou_nms'`` anywhere, and nothing otherwise: the
+call for a runner to make with its config before it builds the model. Then::
 
     test_cfg = dict(..., nms=dict(type='diou_nms', iou_threshold=0.6,
                                   beta=1.0))

@@ -1,4 +1,5 @@
-"""Range checks of labels and targets, with errors that name the culprit.
+"""Range checks of labels and targets, with errors that name the culprit,
+and the dense targets of class labels (:func:`label_targets`).
 
 A class label or a DFL target out of range makes torch index out of bounds:
 on CPU a message without the position, on CUDA a device-side assert that
@@ -121,3 +122,24 @@ def check_range(values: Tensor,
     bad = ~((values >= low) & (values < high))
     _raise_first(bad, values, name,
                  f'is outside [{low}, {high}){": " + hint if hint else ""}')
+
+
+def label_targets(labels: Tensor,
+                  num_classes: int,
+                  like: Tensor,
+                  scores: Optional[Tensor] = None,
+                  valid: Optional[Tensor] = None) -> Tensor:
+    """Dense targets ``(..., C)`` of class labels ``(...)`` in ``[0, C]``,
+    ``C = num_classes`` being the background (an all-zero row), as mmdet's
+    sigmoid losses read them: 1 at each label, or its ``scores`` entry
+    (QFL's quality). Labels where ``valid`` is False (``ignore_index``) get
+    an all-zero row too. Dtype and device of ``like``; labels are expected
+    checked (:func:`check_labels`)."""
+    keep = labels < num_classes
+    if valid is not None:
+        keep &= valid
+    target = like.new_zeros(labels.shape + (num_classes, ))
+    # long indices: a uint8 tensor would index as a mask
+    index = labels[keep].long()
+    target[keep, index] = 1 if scores is None else scores[keep].to(like.dtype)
+    return target

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .checks import check_labels
+from .checks import check_labels, label_targets
 from .focal import (expand_weight, modulated_bce, modulated_bce_of_probs,
                     modulated_loss)
 from .reduction import check_reduction, weight_reduce_loss
@@ -77,7 +77,7 @@ def focal_loss_with_prob(pred: Tensor,
     n, c = pred.shape
     if target.dim() == 1:
         check_labels(target, c, 'labels')
-        target = F.one_hot(target.long(), c + 1)[:, :c]
+        target = label_targets(target, c, pred)
     elif target.shape != pred.shape:
         raise ValueError(f'target of shape {tuple(target.shape)} must match '
                          f'pred {tuple(pred.shape)}, or be labels ({n},)')
@@ -115,9 +115,7 @@ def binary_cross_entropy(pred: Tensor,
         n, c = pred.shape
         check_labels(label, c, 'label', ignore_index=ignore_index)
         valid = (label >= 0) & (label != ignore_index)
-        target = pred.new_zeros((n, c))
-        rows = (valid & (label < c)).nonzero().squeeze(1)
-        target[rows, label[rows]] = 1
+        target = label_targets(label, c, pred, valid=valid)
         valid = valid[:, None].expand(n, c).to(pred.dtype)
         if weight is not None:
             weight = weight.reshape(n, 1).to(pred.dtype) * valid

@@ -21,7 +21,7 @@ from typing import Optional, Union
 import torch
 from torch import Tensor
 
-from .checks import check_labels, check_range
+from .checks import check_labels, check_range, label_targets
 from .focal import LabelsAndScores, modulated_bce_of_probs, modulated_loss
 from .precomputed_grad import (FusedPass, PassResult, autocast_off,
                                compute_dtype, row_chunks)
@@ -61,9 +61,7 @@ def quality_focal_loss(pred: Tensor,
     if isinstance(target, (tuple, list)):
         labels, scores = target
         check_labels(labels, c, 'labels')
-        soft = pred.new_zeros((n, c))
-        rows = (labels < c).nonzero().squeeze(1)
-        soft[rows, labels[rows]] = scores[rows].to(pred.dtype)
+        soft = label_targets(labels, c, pred, scores)
     else:
         if target.shape != pred.shape:
             raise ValueError(f'target of shape {tuple(target.shape)} must '

@@ -36,8 +36,8 @@ import torch
 from torch import Tensor
 
 from .boxes import cxcywh_to_xyxy, xyxy_to_cxcywh
-from .checks import device_checks_enabled
-from .iou_family import pair_geometry
+from .checks import device_checks_enabled, label_targets
+from .iou_geometry import pair_geometry
 
 __all__ = [
     'YOLOv1Targets', 'yolov1_encode_targets', 'yolov1_loss',
@@ -306,8 +306,7 @@ def yolov1_loss_terms(pred: Tensor,
            target_b[..., 2:].clamp(min=0).sqrt())**2).sum(-1)
     conf_obj = (conf - iou)**2
     conf_noobj = conf**2
-    onehot = torch.nn.functional.one_hot(labels, num_classes + 1)
-    cls = ((probs - onehot[..., :num_classes].to(probs.dtype))**2).sum(-1)
+    cls = ((probs - label_targets(labels, num_classes, probs))**2).sum(-1)
 
     def per_image(x: Tensor) -> Tensor:
         return x.flatten(1).sum(1)

@@ -37,3 +37,24 @@ def test_device_switch_skips_cuda():
         checks.check_labels(bad, 3)
     with checks.device_checks(False):
         checks.check_labels(bad, 3)
+
+
+def test_label_targets_background_ignored_and_scores():
+    labels = torch.tensor([0, 2, 3, -100, 1])  # 3 classes: 3 is background
+    like = torch.zeros((), dtype=torch.float64)
+    valid = labels >= 0
+    want = torch.tensor([[1., 0, 0], [0, 0, 1], [0, 0, 0], [0, 0, 0],
+                         [0, 1, 0]],
+                        dtype=torch.float64)
+    torch.testing.assert_close(
+        checks.label_targets(labels, 3, like, valid=valid), want)
+    scores = torch.tensor([0.5, 0.25, 0.9, 0.0, 0.75])
+    labels = labels.clamp(min=0)
+    want = torch.tensor([[0.5, 0, 0], [0, 0, 0.25], [0, 0, 0], [0.0, 0, 0],
+                         [0, 0.75, 0]],
+                        dtype=torch.float64)
+    torch.testing.assert_close(
+        checks.label_targets(labels, 3, like, scores), want)
+    # any leading shape (YOLOv1's (N, S, S) cells)
+    grid = torch.tensor([[[0, 3], [2, 1]]])
+    assert checks.label_targets(grid, 3, like).shape == (1, 2, 2, 3)

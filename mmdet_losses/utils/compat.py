@@ -10,10 +10,11 @@
   truncated file behind.
 
 Each of these replaces a piece of mmengine for the whole process, so none
-happens on import. Importing a module of this package, whether by
+happens on import: importing a module of this package, whether by
 ``import``, by a config's ``custom_imports`` or by mmengine resolving a
-``type='mmdet_losses.X'``, patches nothing. :func:`install` does, and it is
-called by whatever states that a run uses this package with mmengine:
+``type='mmdet_losses.X'``, leaves mmengine's config lookup, checkpoint
+loader and file backend as they were. :func:`install` replaces them, and
+it is called by whatever states that a run uses this package with mmengine:
 
 * ``mmdet_losses.install_mmengine_compat()`` (this function, by hand);
 * ``mmdet_losses.register_all_modules()``;

@@ -145,18 +145,23 @@ class FCOSGFLHead(FCOSHead):
         ])
 
         pos = ((labels >= 0) & (labels < self.num_classes)).nonzero()[:, 0]
+        # Both all-reduces run on every rank, before any branch on this
+        # rank's positives: a rank without positives that skipped one would
+        # leave the others waiting in it (or pair it with the next
+        # collective, mixing values).
         num_pos = max(
             reduce_mean(
                 torch.tensor(
                     len(pos), dtype=torch.float, device=labels.device)), 1.0)
+        # GFL weighs each positive's box losses by its best class score
+        weight = cls_scores[pos].detach().sigmoid().amax(1)
+        weight_sum = reduce_mean(weight.sum()).clamp_(min=1).item()
         quality = cls_scores.new_zeros(labels.shape)
         if len(pos) > 0:
             pos_points, pos_pred = points[pos], bbox_preds[pos]
             pos_boxes = distance_to_xyxy(pos_points, self.distances(pos_pred))
             target_boxes = distance_to_xyxy(pos_points, bbox_targets[pos])
             quality[pos] = iou_quality_target(pos_boxes, target_boxes)
-            weight = cls_scores.detach().sigmoid().max(1)[0][pos]
-            weight_sum = reduce_mean(weight.sum()).clamp_(min=1).item()
             loss_bbox = self.loss_bbox(
                 pos_boxes, target_boxes, weight=weight, avg_factor=weight_sum)
             if self.loss_dfl is not None:

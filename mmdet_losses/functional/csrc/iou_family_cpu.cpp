@@ -1,8 +1,9 @@
 // IoU, GIoU, DIoU and CIoU losses of aligned box pairs on CPU: the loss of
 // each pair and its derivatives with respect to both boxes, in one pass.
 //
-// This is the CPU form of the torch pass in ../iou_family.py
-// (`_bounds_geometry`, `_loss_terms`, `_loss_and_jacobian`): the same
+// This is the CPU form of the torch pass of ../iou_family.py
+// (`bounds_geometry` and `loss_terms` of ../iou_geometry.py,
+// `_loss_and_jacobian`), called by `iou_family_pass` of ../native.py: the same
 // definitions (bounds form, eps floors, clamps, tie rule, arctan of a
 // zero-size box) written per pair, so that a pair costs a few dozen
 // arithmetic instructions instead of ~60 torch calls over temporaries.

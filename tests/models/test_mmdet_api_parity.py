@@ -149,6 +149,18 @@ class Recorder:
             Outcome(step, None, value.detach(), grad, empty,
                     none_without_positive))
 
+    def attempt(self, step: str, function: Callable[[], object]):
+        """Record whether ``function()`` (a construction, a call) raises,
+        and what."""
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter('ignore')
+                function()
+        except Exception as error:  # noqa: B902 - the type is the outcome
+            self.outcomes.append(Outcome(step, type(error)))
+            return
+        self.outcomes.append(Outcome(step, None, torch.zeros(())))
+
     def expect_raise(self, step, error, module, *args, **kwargs):
         """A step mmdet's suite requires to raise ``error``: recorded, and
         checked to raise it in both implementations."""
@@ -191,13 +203,18 @@ def assert_same_outcomes(ours: List[Outcome], theirs: List[Outcome]):
                 msg=lambda m: f'{a.step} (gradient): {m}')
 
 
-def run_both(scenario: Callable[[Recorder], None]):
+def run_both(scenario: Callable[[Recorder], None], values: bool = True):
+    """Run ``scenario`` with mmdet's classes and ours and compare the
+    records; unless ``values`` is False, mmdet must return a value at some
+    step (a scenario in which everything raises proves little)."""
     records = {}
     for impl in IMPLS:
         recorder = Recorder(impl)
         scenario(recorder)
         records[impl] = recorder.outcomes
     assert_same_outcomes(records['ours'], records['mmdet'])
+    if values:
+        assert any(o.error is None for o in records['mmdet'])
     return records
 
 
@@ -247,7 +264,7 @@ def test_reduction_override_outside_the_four_is_an_assertion(name):
             None,
             reduction_override=True)
 
-    run_both(scenario)
+    run_both(scenario, values=False)
 
 
 @pytest.mark.parametrize('activated', [False, True])
@@ -634,13 +651,12 @@ def test_mask_cross_entropy():
         target = torch.rand(6, 7, 7, generator=g)
         label = torch.randint(0, 3, (6, ), generator=g)
         module = r.make('CrossEntropyLoss', use_mask=True)
-        r.call('mask', module, pred, target, label=label)
-        r.call(
-            'mask, weighted',
-            r.make('CrossEntropyLoss', use_mask=True, loss_weight=2.),
-            pred,
-            target,
-            label=label)
+        # mmdet's FCNMaskHead passes the RoI labels in the weight's place
+        r.call('mask', module, pred, target, label)
+        r.call('mask, weighted',
+               r.make('CrossEntropyLoss', use_mask=True, loss_weight=2.), pred,
+               target, label)
+        r.call('mask, label keyword', module, pred, target, None, label=label)
 
     run_both(scenario)
 
@@ -673,3 +689,80 @@ def test_sigmoid_cross_entropy_with_targets_of_the_prediction_shape():
                torch.rand(6, 4, generator=g))
 
     run_both(scenario)
+
+
+# -- the errors mmdet raises on purpose ---------------------------------------
+
+BOXES = torch.tensor([[0., 0., 2., 2.], [1., 1., 4., 3.]])
+ARGUMENT_ERRORS = {
+    'Focal use_sigmoid=False':
+    lambda r: r.make('FocalLoss', use_sigmoid=False),
+    'QFL use_sigmoid=False':
+    lambda r: r.make('QualityFocalLoss', use_sigmoid=False),
+    'CE use_sigmoid and use_mask':
+    lambda r: r.make('CrossEntropyLoss', use_sigmoid=True, use_mask=True),
+    'IoU unknown mode':
+    lambda r: r.make('IoULoss', mode='cubic'),
+    # mmdet asserts in forward, ours already in __init__
+    'SmoothL1 beta=0':
+    lambda r: r.make('SmoothL1Loss', beta=0)(torch.ones(2), torch.ones(2)),
+    'SmoothL1 beta<0':
+    lambda r: r.make('SmoothL1Loss', beta=-1.)(torch.ones(2), torch.ones(2)),
+    'Focal map, weight of no fitting shape':
+    lambda r: r.make('FocalLoss')
+    (torch.zeros(2, 5, 3, 3), torch.zeros(2, 5, 3, 3), torch.ones(2, 5)),
+}
+
+
+def box_weight_of_wrong_shape(name):
+    return lambda r: r.make(name)(BOXES, BOXES, torch.ones(2, 2))
+
+
+ARGUMENT_ERRORS.update({
+    f'{name} weight (n, 2) of (n, 4) boxes':
+    box_weight_of_wrong_shape(name)
+    for name in IOU
+})
+
+
+@pytest.mark.parametrize('case', list(ARGUMENT_ERRORS))
+def test_argument_errors_are_mmdets(case):
+    """mmdet rejects these with an assert; ours raise a LossArgumentError,
+    a ValueError with a message that is also an AssertionError."""
+    records = run_both(
+        lambda r: r.attempt(case, lambda: ARGUMENT_ERRORS[case](r)),
+        values=False)
+    assert records['mmdet'][0].error is AssertionError
+    assert issubclass(records['ours'][0].error, ValueError)
+
+
+FUNCTIONAL_SHAPE_ERRORS = {
+    'L1 pred and target shapes differ':
+    lambda r: r.make('L1Loss')(torch.ones(6, 4), torch.ones(3, 4)),
+    'QFL target tuple of 3':
+    lambda r: r.make('QualityFocalLoss')
+    (torch.zeros(4, 5),
+     (torch.zeros(4, dtype=torch.long), torch.ones(4), torch.ones(4))),
+    'QFL tensor target of another shape':
+    lambda r: r.make('QualityFocalLoss')(torch.zeros(4, 5), torch.zeros(4, 3)),
+    'Focal weight of no fitting shape':
+    lambda r: r.make('FocalLoss')
+    (torch.zeros(4, 5), torch.zeros(4, dtype=torch.long), torch.ones(3)),
+    'mask CE with reduction sum':
+    lambda r: r.make('CrossEntropyLoss', use_mask=True)
+    (torch.zeros(2, 3, 4, 4),
+     torch.zeros(2, 4, 4),
+     torch.tensor([0, 1]),
+     reduction_override='sum'),
+}
+
+
+@pytest.mark.parametrize('case', list(FUNCTIONAL_SHAPE_ERRORS))
+@pytest.mark.xfail(
+    strict=True,
+    reason='mmdet asserts; mmdet_losses.functional raises a plain '
+    'ValueError: it should raise LossArgumentError (models/losses/base.py)')
+def test_functional_argument_errors_are_mmdets(case):
+    run_both(
+        lambda r: r.attempt(case, lambda: FUNCTIONAL_SHAPE_ERRORS[case](r)),
+        values=False)

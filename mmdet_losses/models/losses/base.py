@@ -13,6 +13,15 @@ from torch import Tensor, nn
 from mmdet_losses.functional.boxes import check_box_format, convert_boxes
 from mmdet_losses.functional.reduction import REDUCTIONS, check_reduction
 
+
+class LossArgumentError(ValueError, AssertionError):
+    """An argument mmdet's same-named loss rejects with an ``assert``
+    (``use_sigmoid=False`` for Focal, an IoU ``mode`` it does not know, a
+    weight of the wrong shape, ...): raised as a ValueError with a message,
+    and an AssertionError too, so code written against mmdet's classes
+    catches it where it caught theirs."""
+
+
 # a loss of ``(pred, target)`` row pairs, one value per row
 RowLoss = Callable[[Tensor, Tensor], Tensor]
 
@@ -110,10 +119,11 @@ class SpatialLayout:
                 if shape == spatial:
                     return x.reshape(-1)
                 return x.movedim(1, -1).reshape(-1, self.shape[1])
-        raise ValueError(f'expected a tensor of shape {tuple(self.shape)} '
-                         f'or {tuple(spatial)} (or one that broadcasts to '
-                         f'them) with pred of shape {tuple(self.shape)}, got '
-                         f'{tuple(x.shape)}')
+        raise LossArgumentError(
+            f'expected a tensor of shape {tuple(self.shape)} '
+            f'or {tuple(spatial)} (or one that broadcasts to '
+            f'them) with pred of shape {tuple(self.shape)}, got '
+            f'{tuple(x.shape)}')
 
     def restore(self, loss: Tensor) -> Tensor:
         """A ``'none'`` loss of ``(M, C)`` (element-wise) or ``(M,)``
@@ -208,9 +218,10 @@ class BaseBoxLoss(BaseLoss):
         """mmdet averages an ``(n, 4)`` weight to ``(n,)``."""
         if weight is not None and weight.dim() > 1:
             if weight.shape != pred.shape:
-                raise ValueError(f'an (n, 4) weight must match pred, got '
-                                 f'{tuple(weight.shape)} and '
-                                 f'{tuple(pred.shape)}')
+                raise LossArgumentError(
+                    f'an (n, 4) weight must match pred, got '
+                    f'{tuple(weight.shape)} and '
+                    f'{tuple(pred.shape)}')
             weight = weight.mean(-1)
         return weight
 

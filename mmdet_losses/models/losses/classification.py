@@ -9,7 +9,7 @@ from torch import Tensor
 
 from mmdet_losses.functional import classification
 from mmdet_losses.registry import MODELS
-from .base import BaseLoss, SpatialLayout
+from .base import BaseLoss, LossArgumentError, SpatialLayout
 
 
 @MODELS.register_module()
@@ -40,7 +40,8 @@ class CrossEntropyLoss(BaseLoss):
                  label_smoothing: float = 0.0):
         super().__init__(reduction, loss_weight)
         if use_sigmoid and use_mask:
-            raise ValueError('use_sigmoid and use_mask exclude each other')
+            raise LossArgumentError(
+                'use_sigmoid and use_mask exclude each other')
         if label_smoothing and (use_sigmoid or use_mask):
             raise ValueError('label_smoothing is for the softmax '
                              'cross-entropy only')
@@ -175,7 +176,7 @@ class FocalLoss(BaseLoss):
                  activated: bool = False):
         super().__init__(reduction, loss_weight)
         if use_sigmoid is not True:
-            raise ValueError('FocalLoss supports use_sigmoid=True only')
+            raise LossArgumentError('FocalLoss supports use_sigmoid=True only')
         self.use_sigmoid = use_sigmoid
         self.gamma = gamma
         self.alpha = alpha

@@ -7,7 +7,7 @@ from torch import Tensor
 
 from mmdet_losses.functional import gfocal
 from mmdet_losses.registry import MODELS
-from .base import BaseLoss, SpatialLayout
+from .base import BaseLoss, LossArgumentError, SpatialLayout
 
 
 @MODELS.register_module()
@@ -29,8 +29,8 @@ class QualityFocalLoss(BaseLoss):
                  activated: bool = False):
         super().__init__(reduction, loss_weight)
         if use_sigmoid is not True:
-            raise ValueError('QualityFocalLoss supports use_sigmoid=True '
-                             'only')
+            raise LossArgumentError(
+                'QualityFocalLoss supports use_sigmoid=True only')
         self.use_sigmoid = use_sigmoid
         self.beta = beta
         self.activated = activated

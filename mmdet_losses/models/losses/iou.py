@@ -8,7 +8,7 @@ from torch import Tensor
 
 from mmdet_losses.functional import iou_family
 from mmdet_losses.registry import MODELS
-from .base import BaseBoxLoss
+from .base import BaseBoxLoss, LossArgumentError
 
 
 class _IoUFamilyLoss(BaseBoxLoss):
@@ -84,8 +84,9 @@ class IoULoss(_IoUFamilyLoss):
                  box_format: str = 'xyxy'):
         super().__init__(eps, reduction, loss_weight, box_format)
         if mode not in iou_family.IOU_MODES:
-            raise ValueError(f'mode must be one of {iou_family.IOU_MODES}, '
-                             f'got {mode!r}')
+            raise LossArgumentError(
+                f'mode must be one of {iou_family.IOU_MODES}, '
+                f'got {mode!r}')
         if linear:
             warnings.warn(
                 'IoULoss(linear=True) is deprecated, use '

@@ -7,7 +7,8 @@ from torch import Tensor
 
 from mmdet_losses.functional import regression
 from mmdet_losses.registry import MODELS
-from .base import BaseLoss, check_avg_factor, zero_weight_loss
+from .base import (BaseLoss, LossArgumentError, check_avg_factor,
+                   zero_weight_loss)
 
 
 @MODELS.register_module()
@@ -50,7 +51,7 @@ class SmoothL1Loss(BaseLoss):
                  loss_weight: float = 1.0):
         super().__init__(reduction, loss_weight)
         if beta <= 0:
-            raise ValueError(f'beta must be positive, got {beta}')
+            raise LossArgumentError(f'beta must be positive, got {beta}')
         self.beta = beta
 
     def forward(self,

@@ -74,9 +74,27 @@ PARAM_SCHEDULERS = _child('parameter scheduler', MMDET_PARAM_SCHEDULERS,
                           'mmdet.engine.schedulers')
 
 # evaluation and visualisation
-METRICS = _child('metric', MMDET_METRICS, 'mmdet_losses.evaluation')
-EVALUATOR = _child('evaluator', MMDET_EVALUATOR, 'mmdet_losses.evaluation')
-VISUALIZERS = _child('visualizer', MMDET_VISUALIZERS,
-                     'mmdet_losses.visualization')
+METRICS = _child('metric', MMDET_METRICS, 'mmdet.evaluation')
+EVALUATOR = _child('evaluator', MMDET_EVALUATOR, 'mmdet.evaluation')
+VISUALIZERS = _child('visualizer', MMDET_VISUALIZERS, 'mmdet.visualization')
 VISBACKENDS = _child('vis_backend', MMDET_VISBACKENDS, 'mmdet.visualization')
 LOG_PROCESSORS = _child('log_processor', MMDET_LOG_PROCESSORS, 'mmdet.engine')
+
+
+def registered(name: str):
+    """The class this package registered as ``name`` in any of its
+    registries, or None.
+
+    mmengine resolves a scoped name such as ``'mmdet_losses.PIoULoss'``
+    through the registry tree only from mmdet's scope (these registries are
+    children of mmdet's); from another tree, as in an mmrotate config
+    (``default_scope='mmrotate'``), it falls back to importing the dotted
+    path. ``mmdet_losses.__getattr__`` answers that import with this
+    function, so the same ``type='mmdet_losses.PIoULoss'`` works in both.
+    """
+    for registry in (MODELS, TASK_UTILS, DATASETS, TRANSFORMS, HOOKS, RUNNERS,
+                     OPTIM_WRAPPERS, METRICS, VISUALIZERS):
+        registry.import_from_location()
+        if name in registry.module_dict:
+            return registry.module_dict[name]
+    return None

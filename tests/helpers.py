@@ -22,7 +22,7 @@ def iter_datasets(dataloader_cfg):
 
 # generated datasets other than the synthetic shapes: each lives in its own
 # directory beside the ``data_root`` given to shrink_config
-GENERATED_BESIDE = {'SyntheticRotatedDataset': 'synthetic_rotated'}
+GENERATED_BESIDE = {'mmdet_losses.SyntheticDOTADataset': 'synthetic_rotated'}
 
 
 def shrink_config(cfg: Config,

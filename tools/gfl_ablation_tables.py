@@ -133,19 +133,18 @@ TABLES = {
         same_setting=False),
     'rotated-quickstart':
     dict(
-        title='Rotated RetinaNet quickstart: smooth L1, PIoU and CSL '
+        title='mmrotate rotated RetinaNet quickstart: L1, PIoU and CSL '
         '(configs/quickstart/)',
         paper_source=ROTATED_SOURCE,
         rows=[
-            ('smooth L1', ROTATED_QUICKSTART + '_synthetic.py',
-             dict(mAP50=68.42)),
+            ('L1', ROTATED_QUICKSTART + '_synthetic.py', dict(mAP50=68.42)),
             ('PIoU', ROTATED_QUICKSTART + '_piou_synthetic.py', {}),
             ('CSL', ROTATED_QUICKSTART + '_csl-gaussian_synthetic.py',
              dict(mAP50=69.51)),
         ],
         claims=[
-            ('PIoU >= smooth L1', 'PIoU', 'smooth L1'),
-            ('CSL >= smooth L1', 'CSL', 'smooth L1'),
+            ('PIoU >= L1', 'PIoU', 'L1'),
+            ('CSL >= L1', 'CSL', 'L1'),
         ],
         same_setting=False,
         metrics=dict(mAP50='dota/AP50'),

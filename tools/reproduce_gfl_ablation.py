@@ -1,7 +1,7 @@
 """Reproduce an ablation table of the GFL paper (Li et al., "Generalized
 Focal Loss", NeurIPS 2020, arXiv:2006.04388), or its CPU-sized proxies on
 BCCD, with one command; likewise the rotated RetinaNet quickstart's loss
-comparison (smooth L1, PIoU, CSL; DOTA mAP at IoU 0.5).
+comparison (L1, PIoU, CSL; DOTA mAP at IoU 0.5).
 
 Runs every config of the table for every seed, one after the other (each
 line of a run's output is shown as it comes, after the run's name), then

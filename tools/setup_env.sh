@@ -16,7 +16,8 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
 fi
 
-echo "[setup] build requirements (torch CPU build, setuptools with pkg_resources)"
+echo "[setup] torch 2.13.0 + torchvision 0.28.0 (about 4 GB with the CUDA" \
+     "libraries; runs on a CPU too), mmcv's build requirements"
 $PIP install -q --upgrade pip
 $PIP install -q $PINS -r requirements/build.txt
 
@@ -27,11 +28,12 @@ if ! "$VENV/bin/python" -c "import mmcv.ops" >/dev/null 2>&1; then
         $PINS -r requirements/mmcv.txt
 fi
 
-echo "[setup] mmengine, mmdet, runtime and test requirements"
+echo "[setup] mmengine, mmdet, mmrotate, runtime and test requirements"
 $PIP install -q $PINS -r requirements/mminstall.txt -r requirements/runtime.txt \
     -r requirements/tests.txt
 echo "[setup] mmdet_losses (editable)"
 $PIP install -q --no-build-isolation --no-deps -e .
-"$VENV/bin/python" -c "import mmcv.ops, mmdet, mmdet_losses; \
-print('[setup] ready: mmcv', mmcv.__version__, '| mmdet', mmdet.__version__, \
-'| mmdet_losses', mmdet_losses.__version__)"
+"$VENV/bin/python" -c "import torch, torchvision.ops, mmcv.ops, mmdet, mmrotate.models, \
+mmdet_losses; print('[setup] ready: torch', torch.__version__, '| mmcv', \
+mmcv.__version__, '| mmdet', mmdet.__version__, '| mmrotate', \
+mmrotate.__version__, '| mmdet_losses', mmdet_losses.__version__)"

@@ -1,6 +1,6 @@
 # Quickstart: the rotated RetinaNet quickstart with the PIoU loss (Chen et
-# al., ECCV 2020) on the decoded boxes instead of smooth L1 on the deltas.
-# Same data, model and schedule; the README compares the two (3 seeds).
+# al., ECCV 2020) on the decoded boxes instead of L1 on the deltas. Same
+# data, model and schedule; the README compares the two (3 seeds).
 _base_ = './rotated-retinanet-rbox-le90_r18_fpn_synthetic.py'
 
 model = dict(
@@ -9,7 +9,7 @@ model = dict(
         reg_decoded_bbox=True,
         loss_bbox=dict(
             _delete_=True,
-            type='PIoULoss',
+            type='mmdet_losses.PIoULoss',
             k=10,
             union='soft',
             # the authors' training form: -2 ln PIoU, PIoU clamped to

@@ -33,9 +33,10 @@ from typing import List, Tuple
 import cv2
 import numpy as np
 import torch
+from mmrotate.structures.bbox import rbox2qbox
 
-from mmdet_losses.structures import points_in_rbox_frame, rbox2hbox, rbox2qbox
-from .dota_io import DotaObject, write_dota_txt
+from mmdet_losses.functional.rbox import (points_in_rbox_frame,
+                                          rbox_half_extents)
 from .generation import class_colour, write_once
 
 CLASSES = ('rectangle', 'ellipse', 'triangle', 'ship')
@@ -48,7 +49,7 @@ CLASS_COLORS = {
     'ship': (50, 200, 220)
 }
 SPLITS = ('train', 'val')
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: corners in the order of mmrotate's rbox2qbox
 # aspect-ratio range (long side / short side) of each class
 ASPECT = {
     'rectangle': (1.3, 2.5),
@@ -56,6 +57,7 @@ ASPECT = {
     'triangle': (1.0, 2.0),
     'ship': (2.5, 4.5)
 }
+DotaLine = Tuple[np.ndarray, str, int]
 MAX_COVERED = 0.3  # largest share of an earlier object a new one may cover
 MIN_VISIBLE = 0.8  # below this visible share an object is difficult
 
@@ -101,7 +103,7 @@ def _sample_box(rng: np.random.Generator, name: str, size: int,
     ratio = rng.uniform(*ASPECT[name])
     short_side = max(long_side / ratio, float(min_size))
     t = rng.uniform(-np.pi / 2, np.pi / 2)
-    _, _, half_x, half_y = rbox2hbox(
+    half_x, half_y = rbox_half_extents(
         np.array([0.0, 0.0, long_side, short_side, t]))
     cx = rng.uniform(half_x + 1, size - half_x - 1)
     cy = rng.uniform(half_y + 1, size - half_y - 1)
@@ -113,7 +115,9 @@ def _shape_mask(box: np.ndarray, name: str, flip: bool,
     """The (size, size) mask of the shape, tested at pixel centres (in the
     box's hull only)."""
     mask = np.zeros((size, size), bool)
-    x1, y1, x2, y2 = rbox2hbox(box)
+    half_x, half_y = rbox_half_extents(box)
+    x1, y1, x2, y2 = (box[0] - half_x, box[1] - half_y, box[0] + half_x,
+                      box[1] + half_y)
     cols = slice(max(int(x1), 0), min(int(np.ceil(x2)), size))
     rows = slice(max(int(y1), 0), min(int(np.ceil(y2)), size))
     yy, xx = np.mgrid[rows, cols] + 0.5
@@ -123,8 +127,9 @@ def _shape_mask(box: np.ndarray, name: str, flip: bool,
 
 
 def draw_image(rng: np.random.Generator, size: int, max_objects: int,
-               min_size: int) -> Tuple[np.ndarray, List[DotaObject]]:
-    """One image (uint8, BGR) and its objects."""
+               min_size: int) -> Tuple[np.ndarray, List[DotaLine]]:
+    """One image (uint8, BGR) and its objects: corners ``(8,)`` (mmrotate's
+    ``rbox2qbox``), class name, difficulty."""
     image = _background(rng, size)
     masks: List[np.ndarray] = []
     placed: List[Tuple[np.ndarray, str]] = []
@@ -153,7 +158,7 @@ def draw_image(rng: np.random.Generator, size: int, max_objects: int,
             visible &= ~later
         difficult = int(visible.sum() < MIN_VISIBLE * masks[index].sum())
         corners = rbox2qbox(torch.from_numpy(box)).numpy()
-        objects.append(DotaObject(corners, name, difficult))
+        objects.append((corners, name, difficult))
     return np.clip(np.rint(image), 0, 255).astype(np.uint8), objects
 
 
@@ -170,8 +175,13 @@ def _write_split(root: str, split: str, split_id: int, num_images: int,
         with open(osp.join(root, split, 'images', f'{index:06d}.png'),
                   'wb') as f:
             f.write(encoded.tobytes())
-        write_dota_txt(
-            osp.join(root, split, 'labelTxt', f'{index:06d}.txt'), objects)
+        with open(
+                osp.join(root, split, 'labelTxt', f'{index:06d}.txt'),
+                'w',
+                encoding='utf-8') as f:
+            for corners, name, difficult in objects:
+                coords = ' '.join(f'{v:.1f}' for v in corners)
+                f.write(f'{coords} {name} {difficult}\n')
 
 
 def generate_synthetic_dota(root: str,

@@ -13,13 +13,13 @@ from .checks import check_labels, check_range, device_checks, set_device_checks
 from .classification import (binary_cross_entropy, cross_entropy,
                              focal_loss_with_prob, mask_cross_entropy,
                              modulated_bce, nll_loss, sigmoid_focal_loss)
-from .csl import csl_decode, csl_encode, csl_window
 from .gfocal import distribution_focal_loss, quality_focal_loss
 from .iou_family import (box_iou, ciou_loss, diou_loss, giou_loss, iou_loss,
                          pair_geometry)
 from .piou import piou_loss, pixel_iou, pixel_overlaps
 from .polygon_iou import (quad_intersection_area, quad_iou_loss, quad_overlaps,
                           quad_signed_area)
+from .rbox import points_in_rbox_frame, rbox_half_extents
 from .reduction import reduce_loss, weight_reduce_loss
 from .regression import l1_loss, mse_loss, smooth_l1_loss
 from .yolov1 import (YOLOv1Targets, safe_sqrt, yolov1_decode,
@@ -46,9 +46,6 @@ __all__ = [
     'modulated_bce',
     'nll_loss',
     'sigmoid_focal_loss',
-    'csl_decode',
-    'csl_encode',
-    'csl_window',
     'distribution_focal_loss',
     'quality_focal_loss',
     'box_iou',
@@ -64,6 +61,8 @@ __all__ = [
     'quad_iou_loss',
     'quad_overlaps',
     'quad_signed_area',
+    'points_in_rbox_frame',
+    'rbox_half_extents',
     'reduce_loss',
     'weight_reduce_loss',
     'l1_loss',

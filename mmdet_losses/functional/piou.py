@@ -62,6 +62,8 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor
 
+from .rbox import points_in_rbox_frame, rbox_half_extents
+
 __all__ = ['pixel_hull', 'pixel_overlaps', 'pixel_iou', 'piou_loss']
 
 #: default number of (pair, pixel) terms computed at once: some 20 float32
@@ -117,10 +119,8 @@ def pixel_hull(pred: Tensor, target: Tensor) -> Tuple[Tensor, ...]:
         ``(i + 0.5, j + 0.5)``. ``nx, ny >= 1``.
     """
     boxes = torch.stack((pred.detach(), target.detach())).double()
-    cx, cy, w, h, angle = boxes.unbind(-1)
-    cos, sin = angle.cos().abs(), angle.sin().abs()
-    half_x = 0.5 * (w * cos + h * sin)
-    half_y = 0.5 * (w * sin + h * cos)
+    cx, cy = boxes[..., 0], boxes[..., 1]
+    half_x, half_y = rbox_half_extents(boxes)
     x0 = (cx - half_x).amin(0).floor()
     y0 = (cy - half_y).amin(0).floor()
     nx = ((cx + half_x).amax(0).ceil() - x0).clamp(min=1)
@@ -139,10 +139,8 @@ def _box_table(boxes: Tensor, x0: Tensor, y0: Tensor, stride: Tensor,
     coordinates."""
     b = boxes.double()
     cos, sin = b[:, 4].cos(), b[:, 4].sin()
-    dx = x0.double() + 0.5 - b[:, 0]
-    dy = y0.double() + 0.5 - b[:, 1]
-    u0 = dx * cos + dy * sin
-    v0 = dy * cos - dx * sin
+    first = torch.stack((x0, y0), -1).double() + 0.5
+    u0, v0 = points_in_rbox_frame(b, first)
     return torch.stack(
         (cos * stride, sin * stride, u0, v0, 0.5 * b[:, 2], 0.5 * b[:, 3]),
         dim=0).to(dtype)

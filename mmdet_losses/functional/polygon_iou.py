@@ -12,7 +12,7 @@ corners, so gradients flow to both boxes (as the rotated IoU loss of
 Zhou et al., "IoU Loss for 2D/3D Object Detection", 3DV 2019, needs).
 
 Corners are ``(..., 8)`` (``x1, y1, ..., x4, y4``) in order around the
-polygon, either orientation; ``mmdet_losses.structures.rbox2qbox`` gives
+polygon, either orientation; mmrotate's ``rbox2qbox`` gives
 them for ``(cx, cy, w, h, t)`` boxes. Pure torch, any device.
 """
 from typing import Tuple

@@ -3,7 +3,7 @@ rotated boxes.
 
 Boxes are drawn in any of the package's named formats, told apart by their
 last dimension: ``hbox`` ``(N, 4)`` xyxy, ``rbox`` ``(N, 5)``
-``(cx, cy, w, h, t)`` (converted by :func:`mmdet_losses.structures.rbox2qbox`)
+``(cx, cy, w, h, t)`` (converted by mmrotate's ``rbox2qbox``)
 and ``qbox`` ``(N, 8)`` corners.
 """
 import os.path as osp
@@ -38,7 +38,7 @@ def as_drawable(boxes) -> np.ndarray:
     if array.shape[1] == 4:
         return array
     if array.shape[1] == 5:
-        from mmdet_losses.structures import rbox2qbox
+        from mmrotate.structures.bbox import rbox2qbox
         array = rbox2qbox(torch.from_numpy(array)).numpy()
     return array.reshape(-1, 4, 2)
 

@@ -8,15 +8,11 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from mmrotate.structures.bbox import qbox2rbox
 
-import mmdet_losses
-from mmdet_losses.datasets import SyntheticRotatedDataset
-from mmdet_losses.datasets.dota_io import load_dota_txt
+from mmdet_losses.datasets import SyntheticDOTADataset
 from mmdet_losses.datasets.synthetic_rotated import (CLASSES,
                                                      generate_synthetic_dota)
-from mmdet_losses.structures import qbox2rbox
-
-mmdet_losses.register_all_modules(init_default_scope=False)
 
 
 def files(root):
@@ -52,32 +48,45 @@ def test_more_images_keep_the_earlier_ones_and_seeds_differ(tmp_path):
 
 
 def test_labels_fit_the_drawn_shapes(tmp_path):
-    root = generate_synthetic_dota(str(tmp_path / 'd'), 40, 1, verbose=False)
+    """Read back by mmrotate's DOTADataset (through SyntheticDOTADataset)."""
+    data = SyntheticDOTADataset(
+        data_root=str(tmp_path / 'd'),
+        generate=dict(num_train=40, num_val=1, verbose=False),
+        ann_file='train/labelTxt/',
+        data_prefix=dict(img_path='train/images/'),
+        pipeline=[])
+    assert len(data) == 40
     boxes, names, difficult = [], [], []
     for i in range(40):
-        image = cv2.imread(osp.join(root, 'train', 'images', f'{i:06d}.png'))
-        assert image.shape == (256, 256, 3)
-        objects = load_dota_txt(
-            osp.join(root, 'train', 'labelTxt', f'{i:06d}.txt'), CLASSES)
+        info = data.get_data_info(i)
+        assert cv2.imread(info['img_path']).shape == (256, 256, 3)
+        objects = info['instances']
         assert 1 <= len(objects) <= 8
         for obj in objects:
-            corners = obj.polygon.reshape(4, 2)
+            corners = np.array(obj['bbox']).reshape(4, 2)
             # wholly inside the image
             assert (corners >= 0).all() and (corners <= 256).all()
-            names.append(obj.name)
-            difficult.append(obj.difficulty)
-        boxes.append(
-            qbox2rbox(torch.tensor(np.stack([o.polygon for o in objects]))))
+            names.append(CLASSES[obj['bbox_label']])
+        with open(info['img_path'].replace('images',
+                                           'labelTxt').replace('.png',
+                                                               '.txt')) as f:
+            difficult += [int(line.split()[9]) for line in f]
+        boxes.append(qbox2rbox(torch.tensor([obj['bbox'] for obj in objects])))
     boxes = torch.cat(boxes)
     assert set(names) == set(CLASSES)
     assert set(difficult) == {0, 1}  # some objects are hidden enough
-    long_side, short_side = boxes[:, 2], boxes[:, 3]
+    # mmrotate's qbox2rbox keeps no side order: w may be the short side
+    long_side = boxes[:, 2:4].amax(1)
+    short_side = boxes[:, 2:4].amin(1)
     assert long_side.min() >= 24 - 0.2 and long_side.max() <= 0.4 * 256 + 0.2
     assert short_side.min() >= 8 - 0.2
     ratio = long_side / short_side
     assert ratio.max() > 3 and ratio.min() < 1.3
-    # any angle
-    degrees = torch.rad2deg(boxes[:, 4])
+    # the long side at any angle
+    long_angle = boxes[:, 4] + (boxes[:, 2] < boxes[:, 3]) * torch.pi / 2
+    long_angle = torch.remainder(long_angle + torch.pi / 2,
+                                 torch.pi) - torch.pi / 2
+    degrees = torch.rad2deg(long_angle)
     histogram = torch.histc(degrees, bins=6, min=-90, max=90)
     assert (histogram > 0).all()
 
@@ -87,10 +96,10 @@ def test_a_shape_fills_its_box():
     from mmdet_losses.datasets.synthetic_rotated import draw_image
     rng = np.random.default_rng([7, 0, 0])
     image, objects = draw_image(rng, 256, 1, 8)
-    obj, = objects
+    (corners, _, _), = objects
     mask = np.zeros((256, 256), np.uint8)
     cv2.fillPoly(
-        mask, [np.round(obj.polygon.reshape(4, 2) * 16).astype(np.int32)],
+        mask, [np.round(corners.reshape(4, 2) * 16).astype(np.int32)],
         1,
         shift=4)
     inside = image[mask > 0].astype(float)
@@ -100,7 +109,7 @@ def test_a_shape_fills_its_box():
 
 
 def test_dataset_generates_on_first_use(tmp_path):
-    data = SyntheticRotatedDataset(
+    data = SyntheticDOTADataset(
         data_root=str(tmp_path / 'rot'),
         generate=dict(num_train=3, num_val=1, verbose=False),
         ann_file='train/labelTxt/',
@@ -112,7 +121,7 @@ def test_dataset_generates_on_first_use(tmp_path):
     with pytest.raises(ValueError, match='delete that directory'):
         generate_synthetic_dota(str(tmp_path / 'rot'), 5, 1, verbose=False)
     with pytest.raises(ValueError, match='data_root'):
-        SyntheticRotatedDataset(ann_file='train/labelTxt/', pipeline=[])
+        SyntheticDOTADataset(ann_file='train/labelTxt/', pipeline=[])
     with pytest.raises(ValueError, match='min_size'):
         generate_synthetic_dota(str(tmp_path / 'x'), 1, 1, min_size=40)
 

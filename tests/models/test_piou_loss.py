@@ -5,12 +5,12 @@ import math
 import pytest
 import torch
 from mmengine.registry import DefaultScope
+from mmrotate.structures.bbox import RotatedBoxes
 
 import mmdet_losses
 from mmdet_losses.functional.piou import piou_loss
 from mmdet_losses.models.losses.piou_loss import PIoULoss
 from mmdet_losses.registry import MODELS
-from mmdet_losses.structures import RotatedBoxes
 
 mmdet_losses.register_all_modules(init_default_scope=False)
 

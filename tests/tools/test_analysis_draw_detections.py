@@ -179,7 +179,8 @@ def read_label_txt(path):
 def test_rotated_dataset_and_rotated_box_type(tmp_path, monkeypatch):
     """DOTA-format ground truth (8-point polygons) beside predictions given
     as mmdet's RotatedBoxes, the type rotated heads return."""
-    from mmdet_losses.structures import RotatedBoxes, qbox2rbox
+    from mmrotate.structures.bbox import RotatedBoxes, qbox2rbox
+
     from mmdet_losses.visualization import detections
     root = tmp_path / 'rotated'
     config = tmp_path / 'rotated.py'

@@ -1,5 +1,5 @@
 """tools/benchmark_rotated_iou.py runs, compares the pruned IoU with the
-dense one on its own inputs, and prints one row per case (the timing itself
+mmrotate calculator on its own inputs, and prints one row per case (the timing itself
 is for the tool's user, not asserted here)."""
 import os.path as osp
 import sys
@@ -20,7 +20,7 @@ def test_benchmark_runs_and_agrees(capsys):
     assert len(rows) == 2
     for row in rows:
         assert row.split()[:3] in (['128', '3069', '3'], ['128', '3069', '7'])
-        assert float(row.split()[-1]) <= 1e-5  # max |pruned - dense|
+        assert float(row.split()[-1]) <= 1e-5  # max |pruned - mmrotate|
 
 
 def test_a_512_px_image_has_49104_anchors():

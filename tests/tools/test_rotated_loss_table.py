@@ -1,5 +1,5 @@
 """The rotated quickstart loss comparison of tools/reproduce_gfl_ablation.py
-(smooth L1, PIoU, CSL; DOTA mAP at IoU 0.5): its configs, collection of
+(L1, PIoU, CSL; DOTA mAP at IoU 0.5): its configs, collection of
 DOTA-metric work dirs, the table, and one real 2-iteration run per row."""
 import json
 import os
@@ -31,7 +31,7 @@ def fake_dota_run(work_dir, maps, step):
 
 def test_rows_are_the_quickstart_losses_on_one_schedule():
     table = tool.TABLES[NAME]
-    assert [row.name for row in table.rows] == ['smooth L1', 'PIoU', 'CSL']
+    assert [row.name for row in table.rows] == ['L1', 'PIoU', 'CSL']
     cfgs = [Config.fromfile(osp.join(ROOT, row.config)) for row in table.rows]
     base = cfgs[0]
     for cfg in cfgs[1:]:
@@ -40,7 +40,7 @@ def test_rows_are_the_quickstart_losses_on_one_schedule():
                     'train_dataloader', 'val_evaluator'):
             assert cfg[key] == base[key], key
         assert cfg.model.backbone == base.model.backbone
-    assert cfgs[1].model.bbox_head.loss_bbox.type == 'PIoULoss'
+    assert cfgs[1].model.bbox_head.loss_bbox.type == 'mmdet_losses.PIoULoss'
     assert cfgs[2].model.bbox_head.angle_coder.type == 'CSLCoder'
 
 
@@ -48,7 +48,7 @@ def test_collect_tabulates_dota_map_of_three_seeds(tmp_path):
     root = str(tmp_path / 'runs')
     table = tool.TABLES[NAME]
     maps = {
-        'smooth L1': [50.0, 52.0, 54.0],
+        'L1': [50.0, 52.0, 54.0],
         'PIoU': [53.0, 55.0, 57.0],  # +3.0 on every seed
         'CSL': [40.0, 41.0, 42.0],
     }
@@ -63,17 +63,16 @@ def test_collect_tabulates_dota_map_of_three_seeds(tmp_path):
     ])
     lines = {line.split(' | ')[0]: line for line in text.splitlines()}
     assert '| mAP50 | paper mAP50 | mAP50 - paper |' in text
-    assert lines['| smooth L1'].endswith('| 52.0 ± 2.0 | 68.42 | — | +0.0 '
-                                         '| +0.0 |')
+    assert lines['| L1'].endswith('| 52.0 ± 2.0 | 68.42 | — | +0.0 '
+                                  '| +0.0 |')
     # no published RetinaNet + PIoU number
     assert lines['| PIoU'].endswith('| 55.0 ± 2.0 | — | — | +3.0 | — |')
     assert lines['| CSL'].endswith('| 41.0 ± 1.0 | 69.51 | — | -11.0 '
                                    '| +1.1 |')
     assert 'DOTA mAP at IoU 0.5' in text
-    assert lines['| PIoU >= smooth L1 (PIoU vs smooth L1)'].endswith(
+    assert lines['| PIoU >= L1 (PIoU vs L1)'].endswith(
         '| +3.0 ± 0.0 | — | yes (p < 0.001) |')
-    assert 'no: the opposite order' in lines[
-        '| CSL >= smooth L1 (CSL vs smooth L1)']
+    assert 'no: the opposite order' in lines['| CSL >= L1 (CSL vs L1)']
 
 
 def test_a_two_iteration_run_is_tabulated(tmp_path, monkeypatch,

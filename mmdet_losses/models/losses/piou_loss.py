@@ -1,13 +1,12 @@
 from typing import Optional, Union
 
-from mmdet.structures.bbox import BaseBoxes
+from mmdet.structures.bbox import BaseBoxes, get_box_tensor
 from torch import Tensor
 
 from mmdet_losses.functional.piou import (CHUNK_PIXELS, MAX_HULL_PIXELS, MODES,
                                           UNIONS, piou_loss)
 from mmdet_losses.functional.reduction import weight_reduce_loss
 from mmdet_losses.registry import MODELS
-from mmdet_losses.structures import rboxes_as_tensor
 from .base import BaseLoss
 
 
@@ -16,8 +15,11 @@ class PIoULoss(BaseLoss):
     """PIoU loss (Chen et al., ECCV 2020) between decoded rotated boxes; the
     formula is :func:`mmdet_losses.functional.piou.piou_loss`.
 
-    Boxes are ``rbox`` ``(cx, cy, w, h, angle)`` in pixels and radians (a
-    head passes them with ``reg_decoded_bbox=True``). Only pairs with a
+    Boxes are mmrotate's ``rbox`` (``RotatedBoxes`` or ``(n, 5)`` tensors
+    ``(cx, cy, w, h, t)``, pixels and radians, any angle version): a head
+    passes them with ``reg_decoded_bbox=True``, e.g. mmrotate's rotated
+    RetinaNet or ``RotatedFCOSHead`` with
+    ``loss_bbox=dict(type='mmdet_losses.PIoULoss')``. Only pairs with a
     positive weight are computed: dense heads hand the loss every anchor,
     with zero weights and zero targets on the negatives.
 
@@ -77,7 +79,7 @@ class PIoULoss(BaseLoss):
             reduction_override: None, ``'none'``, ``'mean'`` or ``'sum'``.
         """
         reduction = self.resolve_reduction(reduction_override)
-        pred, target = rboxes_as_tensor(pred), rboxes_as_tensor(target)
+        pred, target = get_box_tensor(pred), get_box_tensor(target)
         if weight is not None and weight.dim() > 1:
             weight = weight.mean(-1)
         keep = None if weight is None else (weight > 0).nonzero()[:, 0]

@@ -1,11 +1,9 @@
 import mmdet.models.task_modules  # noqa: F401  (registers mmdet's first)
 
-from .assigners import RBboxOverlaps2D
-from .coders import DeltaXYWHTRBBoxCoder, DistanceAnglePointCoder
-from .diou_nms import diou_nms  # noqa: F401  (also registers it with mmcv)
-from .prior_generators import FakeRotatedAnchorGenerator
+from .assigners import PrunedRBboxOverlaps2D, pruned_rbbox_overlaps
+from .diou_nms import diou_nms, register_diou_nms, register_diou_nms_if_used
 
 __all__ = [
-    'RBboxOverlaps2D', 'DeltaXYWHTRBBoxCoder', 'DistanceAnglePointCoder',
-    'FakeRotatedAnchorGenerator'
+    'PrunedRBboxOverlaps2D', 'pruned_rbbox_overlaps', 'diou_nms',
+    'register_diou_nms', 'register_diou_nms_if_used'
 ]

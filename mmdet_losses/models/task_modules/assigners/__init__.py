@@ -1,3 +1,3 @@
-from .rotated_iou2d_calculator import RBboxOverlaps2D
+from .pruned_iou_calculator import PrunedRBboxOverlaps2D, pruned_rbbox_overlaps
 
-__all__ = ['RBboxOverlaps2D']
+__all__ = ['PrunedRBboxOverlaps2D', 'pruned_rbbox_overlaps']

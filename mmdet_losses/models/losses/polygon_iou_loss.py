@@ -1,27 +1,31 @@
 from typing import Optional, Union
 
-from mmdet.structures.bbox import BaseBoxes
+from mmdet.structures.bbox import BaseBoxes, get_box_tensor
+from mmrotate.structures.bbox import rbox2qbox
 from torch import Tensor
 
 from mmdet_losses.functional.polygon_iou import quad_iou_loss
 from mmdet_losses.functional.reduction import weight_reduce_loss
 from mmdet_losses.registry import MODELS
-from mmdet_losses.structures import rbox2qbox, rboxes_as_tensor
 from .base import BaseLoss
 
 
 @MODELS.register_module()
-class RotatedIoULoss(BaseLoss):
+class PolygonIoULoss(BaseLoss):
     """IoU loss of rotated boxes on their exact polygon IoU, differentiable
     in both boxes (:func:`mmdet_losses.functional.polygon_iou.quad_iou_loss`;
     Zhou et al., "IoU Loss for 2D/3D Object Detection", 3DV 2019).
-    Pure torch, so it trains on a CPU as on a GPU.
 
-    Boxes are decoded ``(cx, cy, w, h, t)`` rboxes (a head passes them with
-    ``reg_decoded_bbox=True``, or decodes them itself as
-    ``RotatedFCOSHead`` does). Only pairs with a positive weight are
-    computed: dense heads hand the loss every anchor, with zero weights and
-    zero targets on the negatives.
+    The loss of mmrotate's ``RotatedIoULoss``, which needs mmcv's
+    ``diff_iou_rotated_2d`` (CUDA only), in pure torch: the same config
+    trains on a CPU as on a GPU, e.g. mmrotate's rotated FCOS with
+    ``loss_bbox=dict(type='mmdet_losses.PolygonIoULoss')``.
+
+    Boxes are decoded ``(cx, cy, w, h, t)`` rboxes (``RotatedBoxes`` or
+    tensors; a head passes them with ``reg_decoded_bbox=True``, or decodes
+    them itself as mmrotate's ``RotatedFCOSHead`` does). Only pairs with a
+    positive weight are computed: dense heads hand the loss every anchor,
+    with zero weights and zero targets on the negatives.
 
     Args:
         mode: ``'log'`` (``-ln IoU``, default, as mmrotate's
@@ -54,7 +58,7 @@ class RotatedIoULoss(BaseLoss):
             weight: ``(n,)`` or ``(n, 5)`` (averaged to ``(n,)``).
         """
         reduction = self.resolve_reduction(reduction_override)
-        pred, target = rboxes_as_tensor(pred), rboxes_as_tensor(target)
+        pred, target = get_box_tensor(pred), get_box_tensor(target)
         if weight is not None and weight.dim() > 1:
             weight = weight.mean(-1)
         if weight is None:

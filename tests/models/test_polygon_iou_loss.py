@@ -1,13 +1,13 @@
-"""RotatedIoULoss: mmdet's loss-module API around the exact polygon IoU."""
+"""PolygonIoULoss: mmdet's loss-module API around the exact polygon IoU."""
 import math
 
 import pytest
 import torch
 from mmcv.ops import box_iou_rotated
+from mmrotate.structures.bbox import RotatedBoxes
 
 import mmdet_losses
 from mmdet_losses.registry import MODELS
-from mmdet_losses.structures import RotatedBoxes
 
 mmdet_losses.register_all_modules(init_default_scope=False)
 
@@ -28,7 +28,7 @@ def pairs(n=40, seed=0):
 @pytest.mark.parametrize('mode', ['log', 'linear', 'square'])
 def test_value_matches_mmcv_iou(mode):
     loss = MODELS.build(
-        dict(type='RotatedIoULoss', mode=mode, reduction='none'))
+        dict(type='PolygonIoULoss', mode=mode, reduction='none'))
     pred, target = pairs()
     iou = box_iou_rotated(pred, target, aligned=True).clamp(min=1e-6)
     expected = {
@@ -41,13 +41,13 @@ def test_value_matches_mmcv_iou(mode):
 
 def test_mmrotate_linear_switch_and_reductions():
     pred, target = pairs()
-    linear = MODELS.build(dict(type='RotatedIoULoss', linear=True))
+    linear = MODELS.build(dict(type='PolygonIoULoss', linear=True))
     iou = box_iou_rotated(pred, target, aligned=True)
     assert linear(pred, target).item() == pytest.approx(
         (1 - iou).mean().item(), abs=1e-5)
-    weighted = MODELS.build(dict(type='RotatedIoULoss', loss_weight=2.0))
+    weighted = MODELS.build(dict(type='PolygonIoULoss', loss_weight=2.0))
     weight = torch.rand(len(pred))
-    per_box = MODELS.build(dict(type='RotatedIoULoss', reduction='none'))
+    per_box = MODELS.build(dict(type='PolygonIoULoss', reduction='none'))
     expected = 2 * (per_box(pred, target) * weight).sum() / 7
     assert weighted(pred, target, weight, avg_factor=7).item() == \
         pytest.approx(expected.item(), rel=1e-5)
@@ -63,7 +63,7 @@ def test_rows_with_zero_weight_are_not_computed():
     garbage[3] = torch.tensor([0., 0., 0., 0., 0.])  # a negative's target
     weight = torch.ones(6, 5)
     weight[3] = 0
-    loss = MODELS.build(dict(type='RotatedIoULoss', reduction='none'))
+    loss = MODELS.build(dict(type='PolygonIoULoss', reduction='none'))
     out = loss(pred.requires_grad_(), garbage, weight)
     assert out[3] == 0 and torch.isfinite(out).all()
     all_zero = loss(pred, garbage, torch.zeros(6), reduction_override='mean')
@@ -74,7 +74,7 @@ def test_rows_with_zero_weight_are_not_computed():
 def test_box_types_and_gradients():
     pred, target = pairs()
     pred = pred.requires_grad_()
-    loss = MODELS.build(dict(type='RotatedIoULoss'))
+    loss = MODELS.build(dict(type='PolygonIoULoss'))
     value = loss(pred, RotatedBoxes(target))
     value.backward()
     assert torch.isfinite(pred.grad).all() and pred.grad.abs().sum() > 0

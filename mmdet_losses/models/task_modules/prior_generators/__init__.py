@@ -1,3 +1,0 @@
-from .fake_rotated_anchor_generator import FakeRotatedAnchorGenerator
-
-__all__ = ['FakeRotatedAnchorGenerator']

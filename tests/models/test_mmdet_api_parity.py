@@ -469,6 +469,13 @@ def test_classification_arguments(name, cfg, n):
         r.call('avg_factor', module, pred, target, weight, avg_factor=7.)
         r.call('avg_factor 0', module, pred, target, weight, avg_factor=0)
         r.call(
+            'avg_factor tensor',
+            module,
+            pred,
+            target,
+            weight,
+            avg_factor=torch.tensor(7.))
+        r.call(
             'avg_factor, sum',
             module,
             pred,
@@ -603,6 +610,13 @@ def test_box_arguments(name, cfg, n):
                 reduction_override=override)
         r.call('avg_factor', module, pred, target, box_weight, avg_factor=4.)
         r.call(
+            'avg_factor tensor',
+            module,
+            pred,
+            target,
+            box_weight,
+            avg_factor=torch.tensor(4.))
+        r.call(
             'avg_factor, sum',
             module,
             pred,
@@ -689,6 +703,57 @@ def test_sigmoid_cross_entropy_with_targets_of_the_prediction_shape():
                torch.rand(6, 4, generator=g))
 
     run_both(scenario)
+
+
+@pytest.mark.parametrize(
+    'name, cfg', [
+        ('QualityFocalLoss', dict()),
+        ('QualityFocalLoss', dict(activated=True)),
+        ('CrossEntropyLoss', dict(use_sigmoid=True)),
+        ('CrossEntropyLoss', dict(use_sigmoid=True, avg_non_ignore=True)),
+        ('CrossEntropyLoss',
+         dict(use_sigmoid=True, ignore_index=255, avg_non_ignore=True)),
+    ],
+    ids=str)
+def test_negative_labels(name, cfg):
+    """mmdet's QFL reads a negative label as background, its sigmoid
+    cross-entropy ignores it."""
+
+    def scenario(r):
+        g = seeded()
+        pred = torch.randn(8, 5, generator=g)
+        if cfg.get('activated'):
+            pred = pred.sigmoid()
+        labels = torch.tensor([0, -1, 2, 5, -7, 3, 5, 1])
+        target = labels
+        if name == 'QualityFocalLoss':
+            target = (labels, torch.rand(8, generator=g))
+        module = r.make(name, **cfg)
+        for override in ('none', 'mean', 'sum'):
+            r.call(override, module, pred, target, reduction_override=override)
+        r.call('weight', module, pred, target, torch.rand(8, generator=g))
+
+    run_both(scenario)
+
+
+@pytest.mark.parametrize('activated', [False, True])
+def test_focal_negative_labels_are_background(activated):
+    """mmdet's Focal on CUDA (mmcv's op) reads a negative label as
+    background; its CPU path crashes in ``one_hot``. Ours: background on
+    every device, the value of mmdet's loss with the label ``C``."""
+    g = seeded()
+    pred = torch.randn(6, 5, generator=g)
+    if activated:
+        pred = pred.sigmoid()
+    labels = torch.tensor([0, -1, 2, 5, -3, 1])
+    ours = IMPLS['ours']('FocalLoss')(activated=activated)
+    theirs = IMPLS['mmdet']('FocalLoss')(activated=activated)
+    torch.testing.assert_close(
+        ours(pred, labels, reduction_override='none'),
+        theirs(
+            pred,
+            labels.clamp(min=0).where(labels >= 0, torch.tensor(5)),
+            reduction_override='none'))
 
 
 # -- the errors mmdet raises on purpose ---------------------------------------

@@ -52,6 +52,22 @@ def zero_weight_loss(pred: Tensor,
     return (pred * weight).sum()
 
 
+def negative_labels_to(labels: Tensor, value: int) -> Tensor:
+    """Integer ``labels`` with every negative one replaced by ``value``.
+
+    mmdet's sigmoid losses read a negative label as "no class": QFL's
+    ``(labels, scores)`` and Focal's CUDA op as background (a negative for
+    every class), the sigmoid cross-entropy as ignored. The functional
+    losses here take ``[0, C]`` (and ``ignore_index``) and name any other
+    label as an error; the modules map negatives first, so that mmdet's
+    inputs keep their meaning. Labels above the range still reach the
+    check.
+    """
+    if labels.is_floating_point() or labels.numel() == 0:
+        return labels
+    return labels.masked_fill(labels < 0, value)
+
+
 def check_avg_factor(reduction: str, avg_factor) -> None:
     """mmdet's rule, kept also where a loss returns early (empty input):
     ``avg_factor`` with ``reduction='sum'`` is a ValueError."""

@@ -9,7 +9,8 @@ from torch import Tensor
 
 from mmdet_losses.functional import classification
 from mmdet_losses.registry import MODELS
-from .base import BaseLoss, LossArgumentError, SpatialLayout
+from .base import (BaseLoss, LossArgumentError, SpatialLayout,
+                   negative_labels_to)
 
 
 @MODELS.register_module()
@@ -71,7 +72,8 @@ class CrossEntropyLoss(BaseLoss):
             cls_score: logits ``(N, C)`` (softmax: ``C`` includes the
                 background class).
             label: integer labels ``(N,)`` (or targets shaped like
-                ``cls_score`` for BCE).
+                ``cls_score`` for BCE); with ``use_sigmoid`` a negative
+                label is ignored, as in mmdet.
             weight: per-sample weights.
             avg_factor: divide the weighted sum by it (``'mean'``).
             reduction_override: None, ``'none'``, ``'mean'`` or ``'sum'``.
@@ -96,6 +98,10 @@ class CrossEntropyLoss(BaseLoss):
                 ignore_index=ignore_index,
                 **kwargs)
         elif self.use_sigmoid:
+            if cls_score.dim() != label.dim():
+                # mmdet ignores negative labels here
+                label = negative_labels_to(
+                    label, -100 if ignore_index is None else ignore_index)
             loss = classification.binary_cross_entropy(cls_score, label,
                                                        weight, reduction,
                                                        avg_factor,
@@ -192,7 +198,8 @@ class FocalLoss(BaseLoss):
         Args:
             pred: logits ``(N, C)`` (probabilities if ``activated``), or a
                 dense map ``(N, C, d1, ...)``.
-            target: labels ``(N,)`` in ``[0, C]``, ``C`` = background; or
+            target: labels ``(N,)`` in ``[0, C]``, ``C`` = background (a
+                negative label is background too, as in mmdet's CUDA op); or
                 one-hot / soft targets shaped like ``pred``; for a map,
                 also labels ``(N, d1, ...)``.
             weight: ``(N,)``, ``(N, C)`` or ``(N * C,)``; for a map, shaped
@@ -218,6 +225,9 @@ class FocalLoss(BaseLoss):
             alpha=self.alpha,
             reduction=reduction,
             avg_factor=avg_factor)
+        if target.dim() == pred.dim() - 1:
+            # a negative label is background, as in mmdet's CUDA op
+            target = negative_labels_to(target, pred.size(1))
         if self.activated:
             loss = self.loss_weight * classification.focal_loss_with_prob(
                 pred, target, weight, **kwargs)

@@ -7,7 +7,8 @@ from torch import Tensor
 
 from mmdet_losses.functional import gfocal
 from mmdet_losses.registry import MODELS
-from .base import BaseLoss, LossArgumentError, SpatialLayout
+from .base import (BaseLoss, LossArgumentError, SpatialLayout,
+                   negative_labels_to)
 
 
 @MODELS.register_module()
@@ -44,8 +45,9 @@ class QualityFocalLoss(BaseLoss):
         """
         Args:
             pred: logits ``(N, C)`` (probabilities if ``activated``).
-            target: ``(labels, scores)``, labels ``(N,)`` with ``C`` =
-                background and IoU scores ``(N,)``; or soft targets shaped
+            target: ``(labels, scores)``, labels ``(N,)`` with ``C`` (or
+                any negative label) = background and IoU scores ``(N,)``;
+                or soft targets shaped
                 like ``pred``, which may then be a map ``(N, C, d1, ...)``.
             weight: ``(N,)`` (``(N, d1, ...)`` for a map).
             avg_factor: divide the weighted sum by it (``'mean'``).
@@ -60,6 +62,10 @@ class QualityFocalLoss(BaseLoss):
             pred, target = layout.rows(pred), layout.rows(target)
             if weight is not None:
                 weight = layout.rows(weight)
+        if isinstance(target, (tuple, list)) and len(target) == 2:
+            # mmdet's QFL reads a negative label as background
+            labels, scores = target
+            target = (negative_labels_to(labels, pred.size(1)), scores)
         loss = gfocal.quality_focal_loss(
             pred,
             target,

@@ -751,8 +751,7 @@ def test_focal_negative_labels_are_background(activated):
     torch.testing.assert_close(
         ours(pred, labels, reduction_override='none'),
         theirs(
-            pred,
-            labels.clamp(min=0).where(labels >= 0, torch.tensor(5)),
+            pred, labels.masked_fill(labels < 0, 5),
             reduction_override='none'))
 
 

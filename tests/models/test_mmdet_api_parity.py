@@ -636,6 +636,47 @@ def test_box_arguments(name, cfg, n):
     run_both(scenario)
 
 
+@pytest.mark.parametrize('name', ['IoULoss', 'GIoULoss'])
+def test_box_batches(name):
+    """Boxes ``(B, n, 4)``: mmdet's ``bbox_overlaps`` is batched."""
+
+    def scenario(r):
+        g = seeded(5)
+        pred = boxes((6, ), g).reshape(2, 3, 4)
+        target = boxes((6, ), g).reshape(2, 3, 4)
+        module = r.make(name)
+        r.call('plain', module, pred, target)
+        box_weight = torch.rand(2, 3, 4, generator=g)
+        for override in ('none', 'mean', 'sum'):
+            r.call(
+                override,
+                module,
+                pred,
+                target,
+                box_weight,
+                reduction_override=override)
+        r.call('weight (B, n) is not pred-shaped', module, pred, target,
+               torch.rand(2, 3, generator=g))
+
+    run_both(scenario)
+
+
+@pytest.mark.parametrize('name', ['DIoULoss', 'CIoULoss'])
+def test_box_batches_where_mmdet_takes_rows_only(name):
+    """mmdet's DIoU and CIoU index ``pred[:, :2]`` (an IndexError on
+    ``(B, n, 4)``); ours take the batch as its rows."""
+    g = seeded(5)
+    pred = boxes((6, ), g).reshape(2, 3, 4)
+    target = boxes((6, ), g).reshape(2, 3, 4)
+    ours = IMPLS['ours'](name)(reduction='none')
+    theirs = IMPLS['mmdet'](name)(reduction='none')
+    with pytest.raises(IndexError):
+        theirs(pred, target)
+    torch.testing.assert_close(
+        ours(pred, target),
+        theirs(pred.reshape(-1, 4), target.reshape(-1, 4)).reshape(2, 3))
+
+
 @pytest.mark.parametrize('name', ['L1Loss', 'SmoothL1Loss', 'MSELoss'])
 def test_regression_n_d(name):
 

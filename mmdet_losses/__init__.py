@@ -39,3 +39,19 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     from .utils.setup_env import register_all_modules as _register
     _register(init_default_scope)
 
+
+def __getattr__(name: str):
+    # ``mmdet_losses.PIoULoss`` and every other class this package
+    # registers, imported on first access (mmdet_losses.registry.registered
+    # says why: a config of another scope, e.g. mmrotate's, reaches
+    # ``type='mmdet_losses.PIoULoss'`` through this attribute)
+    found = None
+    # class names only: ``from mmdet_losses import functional`` asks for
+    # its submodule here first, and must not import mmdet for it
+    if name[:1].isupper():
+        from .registry import registered
+        found = registered(name)
+    if found is None:
+        raise AttributeError(f"module 'mmdet_losses' has no attribute "
+                             f'{name!r}')
+    return found

@@ -8,6 +8,7 @@ from mmengine.dist import is_distributed
 from mmengine.model import MMDistributedDataParallel
 from mmengine.runner import Runner as MMEngineRunner
 
+from ..models.task_modules.diou_nms import register_diou_nms_if_used
 from ..registry import RUNNERS
 from ..utils.compat import install as install_compat
 from ..utils.config import rescope_to_default
@@ -72,6 +73,8 @@ class Runner(MMEngineRunner):
         return super().wrap_model(model_wrapper_cfg, model)
 
     def build_model(self, model):
+        # a config's nms=dict(type='diou_nms') is looked up in mmcv.ops.nms
+        register_diou_nms_if_used(self.cfg)
         model = super().build_model(model)
         check_detector(model, self.cfg)
         return model

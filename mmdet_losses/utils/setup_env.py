@@ -23,9 +23,10 @@ def register_all_modules(init_default_scope: bool = True) -> None:
 
     import mmdet_losses.datasets  # noqa: F401
     import mmdet_losses.engine  # noqa: F401
-    import mmdet_losses.evaluation  # noqa: F401
     import mmdet_losses.models  # noqa: F401
     import mmdet_losses.visualization  # noqa: F401
+    from mmdet_losses.models.task_modules.diou_nms import register_diou_nms
+    register_diou_nms()
 
     if not init_default_scope:
         return

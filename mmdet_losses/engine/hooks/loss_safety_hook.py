@@ -38,6 +38,8 @@ class LossSafetyHook(NonFiniteLossHook):
         self._watch_losses = True
 
     def before_run(self, runner) -> None:
+        from ...models.task_modules.diou_nms import register_diou_nms_if_used
+        register_diou_nms_if_used(runner.cfg)
         self._watch_losses = not any(
             type(hook) is NonFiniteLossHook for hook in runner.hooks)
         from ..runner import Runner

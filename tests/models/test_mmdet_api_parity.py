@@ -95,6 +95,52 @@ def test_every_mmdet_argument_is_taken_in_place_with_its_default(name, method):
             assert p.default is not p.empty, arg
 
 
+@pytest.mark.parametrize('name', SHARED)
+def test_every_public_attribute_of_mmdets_module_is_ours_too(name):
+    """Heads and hooks read attributes of their losses (``use_sigmoid``,
+    ``loss_weight``, ``activated``, ...)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        theirs = IMPLS['mmdet'](name)()
+        ours = IMPLS['ours'](name)()
+    for key, value in vars(theirs).items():
+        if key.startswith('_') or key == 'training':
+            continue
+        assert hasattr(ours, key), key
+        if not callable(value):
+            assert getattr(ours, key) == value, key
+
+
+@pytest.mark.parametrize('cfg', [
+    dict(),
+    dict(use_sigmoid=True),
+    dict(use_mask=True),
+])
+def test_cross_entropy_cls_criterion(cfg):
+    """mmdet's ``CrossEntropyLoss.cls_criterion`` is the functional loss;
+    ours, called the same way, gives the same value."""
+    g = seeded()
+    if cfg.get('use_mask'):
+        args = (torch.randn(4, 3, 5, 5, generator=g),
+                torch.rand(4, 5, 5, generator=g), torch.tensor([0, 2, 1, 1]))
+        kwargs = dict(reduction='mean', avg_factor=None, class_weight=None)
+    else:
+        args = (torch.randn(6, 5,
+                            generator=g), torch.tensor([0, 4, 2, 1, 3, 4]),
+                torch.rand(6, generator=g))
+        kwargs = dict(
+            reduction='mean',
+            avg_factor=4.,
+            class_weight=torch.rand(5, generator=g),
+            ignore_index=3,
+            avg_non_ignore=False)
+    values = [
+        IMPLS[impl]('CrossEntropyLoss')(**cfg).cls_criterion(*args, **kwargs)
+        for impl in ('ours', 'mmdet')
+    ]
+    torch.testing.assert_close(*values)
+
+
 # -- outcomes -----------------------------------------------------------------
 
 

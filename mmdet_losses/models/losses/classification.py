@@ -3,7 +3,8 @@ BCE with ``use_sigmoid=True``, or Mask R-CNN's mask BCE with
 ``use_mask=True``), ``NLLLoss`` and ``FocalLoss``, with mmdet's names and
 arguments, on :mod:`mmdet_losses.functional.classification`."""
 import warnings
-from typing import List, Optional
+from functools import partial
+from typing import Callable, List, Optional
 
 from torch import Tensor
 
@@ -115,6 +116,19 @@ class CrossEntropyLoss(BaseLoss):
                                                 self.avg_non_ignore,
                                                 self.label_smoothing)
         return self.loss_weight * loss
+
+    @property
+    def cls_criterion(self) -> Callable[..., Tensor]:
+        """The functional loss of this configuration, called as mmdet's
+        ``CrossEntropyLoss.cls_criterion`` is: ``(cls_score, label,
+        weight, reduction=..., avg_factor=..., class_weight=...,
+        ignore_index=..., avg_non_ignore=...)``."""
+        if self.use_mask:
+            return classification.mask_cross_entropy
+        if self.use_sigmoid:
+            return classification.binary_cross_entropy
+        return partial(
+            classification.cross_entropy, label_smoothing=self.label_smoothing)
 
     def extra_repr(self) -> str:
         return (super().extra_repr() + f', use_sigmoid={self.use_sigmoid}, '

@@ -62,7 +62,9 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor
 
-from .rbox import points_in_rbox_frame, rbox_half_extents
+from .piou_pixels import PixelPlan, padding_mask, pixel_hull
+from .precomputed_grad import compute_dtype
+from .rbox import points_in_rbox_frame
 
 __all__ = ['pixel_hull', 'pixel_overlaps', 'pixel_iou', 'piou_loss']
 
@@ -104,28 +106,6 @@ def _check_pairs(pred: Tensor, target: Tensor) -> None:
             raise ValueError(f'{name} box {i} has a negative width or '
                              f'height: {boxes[i].tolist()} (cx, cy, w, h, '
                              f'angle)')
-
-
-def pixel_hull(pred: Tensor, target: Tensor) -> Tuple[Tensor, ...]:
-    """The pixel window of each pair: the unit pixels that meet the
-    smallest axis-aligned box covering both rotated boxes.
-
-    Args:
-        pred, target (Tensor): rotated boxes ``(N, 5)``, ``rbox`` format.
-
-    Returns:
-        tuple[Tensor]: ``x0, y0, nx, ny`` (int64, shape ``(N,)``): the pixels
-        ``i in [x0, x0 + nx)``, ``j in [y0, y0 + ny)``, centres
-        ``(i + 0.5, j + 0.5)``. ``nx, ny >= 1``.
-    """
-    boxes = torch.stack((pred.detach(), target.detach())).double()
-    cx, cy = boxes[..., 0], boxes[..., 1]
-    half_x, half_y = rbox_half_extents(boxes)
-    x0 = (cx - half_x).amin(0).floor()
-    y0 = (cy - half_y).amin(0).floor()
-    nx = ((cx + half_x).amax(0).ceil() - x0).clamp(min=1)
-    ny = ((cy + half_y).amax(0).ceil() - y0).clamp(min=1)
-    return x0.long(), y0.long(), nx.long(), ny.long()
 
 
 def _box_table(boxes: Tensor, x0: Tensor, y0: Tensor, stride: Tensor,
@@ -180,108 +160,6 @@ def _kernels(table: Tensor, row: Tensor, col0: Tensor, col: Tensor, k: float,
     return out[0], out[1], u, v
 
 
-def _row_width(nx: Tensor) -> Tensor:
-    """Row length of the blocks a pair's pixels go to: nx rounded up to a
-    multiple of 2**(floor(log2 nx) - 2), i.e. 4 widths per octave, so rows
-    of similar pairs share a block with under 25% padding."""
-    exponent = torch.floor(torch.log2(nx.double())).long()
-    step = torch.pow(2, (exponent - 2).clamp(min=0))
-    return (nx + step - 1) // step * step
-
-
-def _sampling_stride(nx: Tensor, ny: Tensor, max_pixels: int) -> Tensor:
-    """The smallest stride ``s >= 1`` per pair with
-    ``ceil(nx / s) ceil(ny / s) <= max_pixels``."""
-    stride = torch.sqrt(
-        (nx * ny).double() / max_pixels).ceil().long().clamp(min=1)
-    while True:
-        over = ((nx + stride - 1) // stride) * (
-            (ny + stride - 1) // stride) > max_pixels
-        if not bool(over.any()):
-            return stride
-        stride = stride + over.long()
-
-
-class _Plan:
-    """Blocks of pixel rows, about ``chunk_pixels`` pixels each.
-
-    A pair's window is ``ny`` rows of ``nx`` pixels (sampled every
-    ``stride`` pixels where it exceeds ``max_hull_pixels``; then ``nx, ny``
-    count samples). Pairs are grouped by row width (:func:`_row_width`); a
-    block holds whole rows of one group, padded to the group's width, so
-    that the per-pixel work is plain broadcasting between per-row and
-    per-column vectors. Rows wider than ``chunk_pixels`` are cut into
-    pieces.
-    """
-
-    def __init__(self, pred: Tensor, target: Tensor,
-                 chunk_pixels: Optional[int], max_hull_pixels: Optional[int]):
-        if chunk_pixels is not None and chunk_pixels < 1:
-            raise ValueError(f'chunk_pixels must be >= 1, got {chunk_pixels}')
-        x0, y0, nx, ny = pixel_hull(pred, target)
-        self.stride = torch.ones_like(nx)
-        if max_hull_pixels is not None:
-            if max_hull_pixels < 1:
-                raise ValueError(f'max_hull_pixels must be >= 1, got '
-                                 f'{max_hull_pixels}')
-            self.stride = _sampling_stride(nx, ny, max_hull_pixels)
-            nx = (nx + self.stride - 1) // self.stride
-            ny = (ny + self.stride - 1) // self.stride
-        self.x0, self.y0, self.nx = x0, y0, nx
-        self.chunk = chunk_pixels
-        width = _row_width(nx)
-        if chunk_pixels is not None:
-            width = width.clamp(max=chunk_pixels)
-        self.pieces = (nx + width - 1) // width  # per row
-        self.groups = []
-        for w in torch.unique(width).tolist():
-            pairs = (width == w).nonzero()[:, 0]
-            num_rows = ny[pairs] * self.pieces[pairs]
-            ends = num_rows.cumsum(0)
-            self.groups.append((w, pairs, ends - num_rows, ends))
-
-    def __iter__(self):
-        """Yield ``(pair, row, col0, valid, width)`` per block: for each of
-        its R row pieces the pair, the row and first-column offsets (float64,
-        ``(R,)``), the number of real pixels, and the block's width."""
-        for width, pairs, starts, ends in self.groups:
-            total = int(ends[-1])
-            step = total if self.chunk is None else max(1, self.chunk // width)
-            bounds = torch.arange(0, total, step, device=ends.device)
-            first = torch.searchsorted(ends, bounds, right=True).tolist()
-            last = torch.searchsorted(
-                ends, (bounds + step).clamp(max=total) - 1,
-                right=True).tolist()
-            for start, p0, p1 in zip(bounds.tolist(), first, last):
-                p1 += 1
-                end = min(start + step, total)
-                lo = starts[p0:p1].clamp(min=start)
-                hi = ends[p0:p1].clamp(max=end)
-                which = torch.repeat_interleave(
-                    torch.arange(p1 - p0, device=lo.device), hi - lo)
-                pair = pairs[p0:p1][which]
-                local = torch.arange(start, end, device=lo.device)
-                local -= starts[p0:p1][which]
-                pieces = self.pieces[pair]
-                row = torch.div(local, pieces, rounding_mode='floor')
-                col0 = (local - row * pieces) * width
-                valid = (self.nx[pair] - col0).clamp(max=width)
-                yield pair, row.double(), col0.double(), valid, width
-
-
-def _padding_mask(valid: Tensor, col: Tensor) -> Optional[Tensor]:
-    """``(R, W)`` 1 on the real pixels of each row, 0 on the padding; None
-    when no row is padded."""
-    if not bool((valid < col.numel()).any()):
-        return None
-    return (col < valid[:, None].to(col.dtype)).to(col.dtype)
-
-
-def _compute_dtype(boxes: Tensor) -> torch.dtype:
-    # float64 stays; half precision sums of large boxes would overflow
-    return torch.float64 if boxes.dtype == torch.float64 else torch.float32
-
-
 class _PixelOverlaps(torch.autograd.Function):
     """``(I, A, A')``: intersection and soft areas summed over the pixels,
     block by block.
@@ -301,8 +179,8 @@ class _PixelOverlaps(torch.autograd.Function):
     def forward(ctx, pred: Tensor, target: Tensor, k: float, chunk: int,
                 max_hull: Optional[int]) -> Tuple[Tensor, Tensor, Tensor]:
         need = ctx.needs_input_grad[:2]
-        dtype = _compute_dtype(pred)
-        plan = _Plan(pred, target, chunk, max_hull)
+        dtype = compute_dtype(pred)
+        plan = PixelPlan(pred, target, chunk, max_hull)
         tables = [
             _box_table(b, plan.x0, plan.y0, plan.stride, dtype)
             for b in (pred, target)
@@ -327,7 +205,7 @@ class _PixelOverlaps(torch.autograd.Function):
                                   device=pair.device)
             for b, (ku, kv, _, _) in enumerate(kernels):
                 torch.mul(ku, kv, out=weights[:, b])
-            mask = _padding_mask(valid, col)
+            mask = padding_mask(valid, col)
             if mask is not None:
                 weights[:, :2] *= mask[:, None]
             torch.mul(weights[:, 0], weights[:, 1], out=weights[:, 2])
@@ -400,8 +278,8 @@ def _pixel_overlaps_dense(pred: Tensor, target: Tensor, k: float,
     """The same sums with all pixels of a row-width group in memory at once,
     differentiated by autograd: memory grows with the pixel count. Kept
     for comparison (tools/benchmark_piou.py)."""
-    dtype = _compute_dtype(pred)
-    plan = _Plan(pred, target, None, max_hull)
+    dtype = compute_dtype(pred)
+    plan = PixelPlan(pred, target, None, max_hull)
     tables = [
         _box_table(b, plan.x0, plan.y0, plan.stride, dtype)
         for b in (pred, target)
@@ -413,7 +291,7 @@ def _pixel_overlaps_dense(pred: Tensor, target: Tensor, k: float,
         f1, f2 = (ku * kv for ku, kv, _, _ in (
             _kernels(t.index_select(1, pair), row, col0, col, k, False)
             for t in tables))
-        mask = _padding_mask(valid, col)
+        mask = padding_mask(valid, col)
         if mask is not None:
             f1, f2 = f1 * mask, f2 * mask
         terms = torch.stack(((f1 * f2).sum(1), f1.sum(1), f2.sum(1)), dim=1)

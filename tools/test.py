@@ -4,6 +4,7 @@ fixes into mmengine (``load_config``; see :mod:`mmdet_losses.utils.compat`),
 so mmengine checkpoints load on torch >= 2.6."""
 import argparse
 import os
+import os.path as osp
 import warnings
 from copy import deepcopy
 
@@ -53,6 +54,14 @@ def parse_args(argv=None):
         default='none',
         help='job launcher')
     parser.add_argument('--tta', action='store_true')
+    parser.add_argument(
+        '--dota-task1',
+        nargs='?',
+        const='test',
+        metavar='SUBDIR',
+        help='DOTA submission: test on the unlabelled patches '
+        '<data_root>/SUBDIR/images/ (default SUBDIR: test) and merge the '
+        'detections into whole-image Task1 files in <work_dir>/Task1/')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
     if 'LOCAL_RANK' not in os.environ:
@@ -92,11 +101,42 @@ def _add_tta(cfg):
     cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
 
 
+def dota_task1(cfg, subdir):
+    """Test a DOTA config on the unlabelled patches of ``subdir`` (under its
+    ``data_root``) and write mmrotate's Task1 files of the whole images,
+    ``<work_dir>/Task1/Task1_<class>.txt`` and ``Task1.zip``: the test
+    setting mmrotate's DOTA config leaves commented out, with the files
+    inside the run's work directory."""
+    out = osp.join(cfg.work_dir, 'Task1')
+    if osp.exists(out):
+        # DOTAMetric refuses it, but only after the whole inference
+        raise FileExistsError(f'{out} exists already; move it away first')
+    dataset = cfg.test_dataloader.dataset
+    if 'DOTA' not in dataset.get('type', ''):
+        raise ValueError('--dota-task1 needs a DOTA test dataset, not '
+                         f'{dataset.get("type")}')
+    # ann_file '' makes mmrotate's DOTADataset list images without labels
+    dataset.ann_file = ''
+    dataset.data_prefix = dict(img_path=subdir.rstrip('/') + '/images/')
+    dataset.test_mode = True
+    dataset.pipeline = [
+        step for step in dataset.pipeline
+        if step['type'].split('.')[-1] != 'LoadAnnotations'
+    ]
+    cfg.test_evaluator = dict(
+        type='mmrotate.DOTAMetric',
+        format_only=True,
+        merge_patches=True,
+        outfile_prefix=out)
+
+
 def main(argv=None):
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options, args.work_dir,
                       args.launcher)
     cfg.load_from = args.checkpoint
+    if args.dota_task1:
+        dota_task1(cfg, args.dota_task1)
     if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
         raise ValueError(f'--out must name a .pkl file, got {args.out}')
 

@@ -1,6 +1,9 @@
 """The registered loss modules: mmdet's module API and values, the options
 this package adds (box formats, CIoU gating, DFL bin interval), and mmdet's
 own heads training on them unchanged when their configs resolve here."""
+import copy
+import inspect
+
 import pytest
 import torch
 from mmengine.config import Config
@@ -281,6 +284,69 @@ def test_mmdet_heads_compute_the_same_losses_on_ours(path, levels, channels,
     (ours_losses, ours_grads), (their_losses, their_grads) = results
     assert ours_losses.keys() == their_losses.keys()
     for key in ours_losses:
+        torch.testing.assert_close(
+            ours_losses[key], their_losses[key], rtol=1e-5, atol=1e-6)
+    for a, b in zip(ours_grads, their_grads):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
+# DETR-family heads: softmax CE with a background class weight (DETR),
+# sigmoid Focal with labels (Deformable / Conditional / DAB-DETR), L1 and
+# GIoU on the matched queries
+DETR_HEADS = [
+    'detr/detr_r50_8xb2-150e_coco.py',
+    'deformable_detr/deformable-detr_r50_16xb2-50e_coco.py',
+    'conditional_detr/conditional-detr_r50_8xb2-50e_coco.py',
+    'dab_detr/dab-detr_r50_8xb2-50e_coco.py',
+]
+
+
+@pytest.mark.parametrize('path', DETR_HEADS)
+def test_mmdet_detr_heads_compute_the_same_losses_on_ours(path, tmp_path):
+    file = tmp_path / 'cfg.py'
+    file.write_text(f"_base_ = 'mmdet::{path}'\n")
+    model = Config.fromfile(str(file)).model
+    cfg = model.bbox_head
+    cfg.update(
+        embed_dims=16,
+        train_cfg=model.get('train_cfg'),
+        test_cfg=model.get('test_cfg'))
+    torch.manual_seed(0)
+    # DETRHead turns its loss config's class_weight into a tensor in place
+    theirs = build(copy.deepcopy(cfg), scope='mmdet')
+    ours = build(copy.deepcopy(cfg))
+    ours.load_state_dict(theirs.state_dict())
+    for name in ('loss_cls', 'loss_bbox', 'loss_iou'):
+        assert type(getattr(ours, name)).__module__.startswith('mmdet_losses.')
+        assert type(getattr(theirs, name)).__module__.startswith('mmdet.')
+    g = torch.Generator().manual_seed(1)
+    # 2 decoder layers, 2 images, 10 queries
+    scores = torch.randn(2, 2, 10, theirs.cls_out_channels, generator=g)
+    boxes = torch.rand(2, 2, 10, 4, generator=g) * 0.5 + 0.25
+    gts = []
+    for _ in range(2):
+        xy = torch.rand(3, 2, generator=g) * 80
+        gts.append(
+            InstanceData(
+                bboxes=torch.cat(
+                    [xy, xy + torch.rand(3, 2, generator=g) * 40 + 8], 1),
+                labels=torch.randint(0, 80, (3, ), generator=g)))
+    metas = [dict(img_shape=(128, 128), batch_input_shape=(128, 128))] * 2
+    results = []
+    for head in (ours, theirs):
+        inputs = [
+            scores.clone().requires_grad_(),
+            boxes.clone().requires_grad_()
+        ]
+        # Deformable DETR's also takes the encoder's (two-stage) outputs
+        encoder = ([None, None] if 'enc_cls_scores' in inspect.signature(
+            head.loss_by_feat).parameters else [])
+        losses = head.loss_by_feat(*inputs, *encoder, gts, metas)
+        sum(losses.values()).backward()
+        results.append((losses, [x.grad for x in inputs]))
+    (ours_losses, ours_grads), (their_losses, their_grads) = results
+    assert ours_losses.keys() == their_losses.keys()
+    for key in their_losses:
         torch.testing.assert_close(
             ours_losses[key], their_losses[key], rtol=1e-5, atol=1e-6)
     for a, b in zip(ours_grads, their_grads):

@@ -351,3 +351,57 @@ def test_mmdet_detr_heads_compute_the_same_losses_on_ours(path, tmp_path):
             ours_losses[key], their_losses[key], rtol=1e-5, atol=1e-6)
     for a, b in zip(ours_grads, their_grads):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
+# RoI heads: softmax CE over C + 1 classes with L1 (Faster R-CNN), smooth
+# L1 (Cascade R-CNN's stages), GIoU on decoded boxes (the GIoU config)
+ROI_HEADS = [
+    ('faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py', None),
+    ('cascade_rcnn/cascade-rcnn_r50_fpn_1x_coco.py', 0),
+    ('faster_rcnn/faster-rcnn_r50_fpn_giou_1x_coco.py', None),
+]
+
+
+@pytest.mark.parametrize('path, stage', ROI_HEADS)
+def test_mmdet_roi_bbox_heads_compute_the_same_losses_on_ours(
+        path, stage, tmp_path):
+    file = tmp_path / 'cfg.py'
+    file.write_text(f"_base_ = 'mmdet::{path}'\n")
+    cfg = Config.fromfile(str(file)).model.roi_head.bbox_head
+    if stage is not None:
+        cfg = cfg[stage]
+    cfg.update(in_channels=8, fc_out_channels=16, roi_feat_size=2)
+    torch.manual_seed(0)
+    theirs = build(copy.deepcopy(cfg), scope='mmdet')
+    ours = build(copy.deepcopy(cfg))
+    ours.load_state_dict(theirs.state_dict())
+    for name in ('loss_cls', 'loss_bbox'):
+        assert type(getattr(ours, name)).__module__.startswith('mmdet_losses.')
+    g = torch.Generator().manual_seed(1)
+    n = 12
+    labels = torch.randint(0, 81, (n, ), generator=g)
+    labels[:3] = torch.tensor([80, 5, 80])
+    xy = torch.rand(n, 2, generator=g) * 60
+    rois = torch.cat(
+        [torch.zeros(n, 1), xy, xy + torch.rand(n, 2, generator=g) * 30 + 4],
+        1)
+    if ours.reg_decoded_bbox:
+        bbox_targets = rois[:, 1:] + torch.randn(n, 4, generator=g)
+    else:
+        bbox_targets = torch.randn(n, 4, generator=g) * 0.1
+    bbox_weights = (labels < 80).float()[:, None].expand(n, 4).clone()
+    feats = torch.randn(n, 8, 2, 2, generator=g)
+    results = []
+    for head in (ours, theirs):
+        x = feats.clone().requires_grad_()
+        cls_score, bbox_pred = head(x)
+        losses = head.loss(cls_score, bbox_pred, rois, labels, torch.ones(n),
+                           bbox_targets, bbox_weights)
+        sum(v for v in losses.values() if v.requires_grad).backward()
+        results.append((losses, x.grad))
+    (ours_losses, ours_grad), (their_losses, their_grad) = results
+    assert ours_losses.keys() == their_losses.keys()
+    for key in their_losses:
+        torch.testing.assert_close(
+            ours_losses[key], their_losses[key], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(ours_grad, their_grad, rtol=1e-4, atol=1e-6)

@@ -86,6 +86,13 @@ HEADS = {
         bbox_repr='dirac',
         bbox_coder=ATSS_CODER,
         loss_dfl=None), 'global'),
+    'GFLAblationHead-focal-dirac-centerness (ATSS)': (dict(
+        GFL,
+        loss_cls=FOCAL,
+        bbox_repr='dirac',
+        bbox_coder=ATSS_CODER,
+        loss_dfl=None,
+        loss_centerness=CENTERNESS), 'global'),
     'GFLAblationHead-focal-general-centerness':
     (dict(GFL, loss_cls=FOCAL, loss_centerness=CENTERNESS,
           bin_interval=2.0), 'global'),

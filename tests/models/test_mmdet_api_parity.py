@@ -576,6 +576,30 @@ def test_dense_maps_with_soft_targets(name, activated):
     run_both(scenario)
 
 
+@pytest.mark.parametrize('activated', [False, True])
+def test_focal_one_logit_per_sample(activated):
+
+    def scenario(r):
+        g = seeded()
+        pred = torch.randn(7, generator=g)
+        if activated:
+            pred = pred.sigmoid()
+        target = (torch.rand(7, generator=g) > 0.5).float()
+        module = r.make('FocalLoss', activated=activated)
+        weight = torch.rand(7, generator=g)
+        for override in ('none', 'mean', 'sum'):
+            r.call(
+                override,
+                module,
+                pred,
+                target,
+                weight,
+                reduction_override=override)
+        r.call('avg_factor', module, pred, target, avg_factor=3.)
+
+    run_both(scenario)
+
+
 @pytest.mark.parametrize('n', [8, 0], ids=['8', 'empty'])
 def test_dfl(n):
 

@@ -210,8 +210,9 @@ class FocalLoss(BaseLoss):
                 reduction_override: Optional[str] = None) -> Tensor:
         """
         Args:
-            pred: logits ``(N, C)`` (probabilities if ``activated``), or a
-                dense map ``(N, C, d1, ...)``.
+            pred: logits ``(N, C)`` (probabilities if ``activated``), a
+                dense map ``(N, C, d1, ...)``, or one logit per sample
+                ``(N,)`` with binary targets ``(N,)``.
             target: labels ``(N,)`` in ``[0, C]``, ``C`` = background (a
                 negative label is background too, as in mmdet's CUDA op); or
                 one-hot / soft targets shaped like ``pred``; for a map,
@@ -227,7 +228,11 @@ class FocalLoss(BaseLoss):
         """
         reduction = self.resolve_reduction(reduction_override)
         layout = None
-        if pred.dim() > 2:
+        column = pred.dim() == 1 and target.shape == pred.shape
+        if column:
+            # one logit per sample and its binary target, as mmdet takes
+            pred, target = pred[:, None], target[:, None]
+        elif pred.dim() > 2:
             # mmdet's FocalLoss takes a map with a one-hot target of its
             # shape: the same loss on the (N * d1 * ..., C) rows
             layout = SpatialLayout(pred)
@@ -249,8 +254,11 @@ class FocalLoss(BaseLoss):
             # loss_weight goes in: the loss and its gradient in one pass
             loss = classification.sigmoid_focal_loss(
                 pred, target, weight, loss_weight=self.loss_weight, **kwargs)
-        if layout is not None and reduction == 'none':
-            loss = layout.restore(loss)
+        if reduction == 'none':
+            if layout is not None:
+                loss = layout.restore(loss)
+            elif column:
+                loss = loss[:, 0]
         return loss
 
     def extra_repr(self) -> str:

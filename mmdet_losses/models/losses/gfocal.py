@@ -47,8 +47,8 @@ class QualityFocalLoss(BaseLoss):
             pred: logits ``(N, C)`` (probabilities if ``activated``).
             target: ``(labels, scores)``, labels ``(N,)`` with ``C`` (or
                 any negative label) = background and IoU scores ``(N,)``;
-                or soft targets shaped
-                like ``pred``, which may then be a map ``(N, C, d1, ...)``.
+                or soft targets shaped like ``pred``, which may then be a
+                map ``(N, C, d1, ...)``.
             weight: ``(N,)`` (``(N, d1, ...)`` for a map).
             avg_factor: divide the weighted sum by it (``'mean'``).
             reduction_override: None, ``'none'``, ``'mean'`` or ``'sum'``.

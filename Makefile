@@ -19,10 +19,9 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
-	tools/run_torchvision_parity.sh -q
 
-test-torchvision:
-	tools/run_torchvision_parity.sh
+test-torchvision: $(STAMP)
+	$(PY) -m pytest tests/torchvision_parity $(PYTEST_ARGS)
 
 test-all: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -37,4 +36,4 @@ format: $(STAMP)
 	$(PY) -m yapf --in-place --recursive mmdet_losses configs tools tests setup.py
 
 clean-env:
-	rm -rf $(VENV) .venv-tv
+	rm -rf $(VENV)

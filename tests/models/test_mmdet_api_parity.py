@@ -535,16 +535,18 @@ def test_classification_arguments(name, cfg, n):
 
 @pytest.mark.parametrize('name', ['FocalLoss', 'QualityFocalLoss'])
 @pytest.mark.parametrize('activated', [False, True])
-def test_dense_maps_with_soft_targets(name, activated):
-    """(N, C, H, W) with a target of its shape (and, for Focal, a weight of
-    its shape): mmdet computes them element-wise."""
+@pytest.mark.parametrize('shape', [(2, 4, 5, 3), (7, 4)], ids=['map', 'rows'])
+def test_soft_targets(name, activated, shape):
+    """Targets of the prediction's shape, rows ``(N, C)`` or a dense map
+    ``(N, C, H, W)``: mmdet computes them element-wise (and QFL sums over
+    C)."""
 
     def scenario(r):
         g = seeded()
-        pred = torch.randn(2, 4, 5, 3, generator=g)
+        pred = torch.randn(shape, generator=g)
         if activated:
             pred = pred.sigmoid()
-        target = torch.rand(2, 4, 5, 3, generator=g)
+        target = torch.rand(shape, generator=g)
         target = torch.where(target > 0.7, target, torch.zeros(()))
         module = r.make(name, activated=activated)
         for override in ('none', 'mean', 'sum'):
@@ -555,18 +557,18 @@ def test_dense_maps_with_soft_targets(name, activated):
                 target,
                 reduction_override=override)
         r.call('avg_factor', module, pred, target, avg_factor=5.)
+        per_location = shape[:1] + shape[2:]
         if name == 'FocalLoss':
-            weights = [torch.rand(2, 4, 5, 3, generator=g)]
+            weights = [torch.rand(shape, generator=g)]
         else:  # summed over C: one per location, or broadcast
-            weights = [
-                torch.rand(2, 5, 3, generator=g),
-                torch.rand(2, 5, 1, generator=g)
-            ]
+            weights = [torch.rand(per_location, generator=g)]
+            if len(shape) > 2:
+                weights.append(torch.rand(2, 5, 1, generator=g))
         for weight in weights:
-            shape = tuple(weight.shape)
-            r.call(f'weight {shape}', module, pred, target, weight)
+            size = tuple(weight.shape)
+            r.call(f'weight {size}', module, pred, target, weight)
             r.call(
-                f'weight {shape}, none',
+                f'weight {size}, none',
                 module,
                 pred,
                 target,

@@ -12,6 +12,7 @@ from mmengine import ConfigDict
 from mmengine.config import DictAction
 
 import mmdet_losses
+from mmdet_losses.utils.config import set_data_root
 from mmdet_losses.utils.registry_errors import unknown_type_explained
 from mmdet_losses.utils.runner_setup import (build_runner, close_process_group,
                                              load_config)
@@ -25,6 +26,10 @@ def parse_args(argv=None):
     parser.add_argument(
         '--work-dir',
         help='the directory to save the file containing evaluation metrics')
+    parser.add_argument(
+        '--data-root',
+        help='the dataset folder: replaces the data_root of every dataloader '
+        'and of the evaluators\' annotation files')
     parser.add_argument(
         '--out',
         type=str,
@@ -134,6 +139,7 @@ def main(argv=None):
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options, args.work_dir,
                       args.launcher)
+    set_data_root(cfg, args.data_root)
     cfg.load_from = args.checkpoint
     if args.dota_task1:
         dota_task1(cfg, args.dota_task1)

@@ -17,6 +17,7 @@ from mmengine.config import DictAction
 
 import mmdet_losses
 from mmdet_losses.utils.checkpoint import find_resumable_checkpoint
+from mmdet_losses.utils.config import set_data_root
 from mmdet_losses.utils.registry_errors import unknown_type_explained
 from mmdet_losses.utils.runner_setup import (build_runner, close_process_group,
                                              load_config)
@@ -26,6 +27,10 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Train a detector')
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument(
+        '--data-root',
+        help='the dataset folder: replaces the data_root of every dataloader '
+        'and of the evaluators\' annotation files')
     parser.add_argument(
         '--amp',
         action='store_true',
@@ -68,6 +73,7 @@ def parse_args(argv=None):
 def build_train_config(args):
     cfg = load_config(args.config, args.cfg_options, args.work_dir,
                       args.launcher)
+    set_data_root(cfg, args.data_root)
 
     if args.amp:
         # this package's wrapper: mmengine's on an accelerator, bf16 on a CPU

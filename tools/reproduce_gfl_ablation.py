@@ -191,6 +191,8 @@ def train_command(args, config: str, work_dir: str, seed: int) -> List[str]:
     flags = ['--resume']
     if args.launcher in ('pytorch', 'slurm'):
         flags.append('--auto-scale-lr')
+    if args.data_root:
+        flags += ['--data-root', args.data_root]
     flags += ['--cfg-options', f'randomness.seed={seed}']
     flags += args.cfg_options or []
     if args.launcher == 'none':
@@ -461,6 +463,9 @@ def parse_args(argv=None):
     parser.add_argument(
         '--out', help='markdown file (default: WORK_ROOT/<table>.md)')
     parser.add_argument(
+        '--data-root',
+        help='the dataset folder of every run (tools/train.py --data-root)')
+    parser.add_argument(
         '--cfg-options',
         nargs='+',
         help='key=value overrides passed to every training run (as '
@@ -479,6 +484,8 @@ def parse_args(argv=None):
         parser.error('--launcher slurm needs --partition')
     # the runs start in the repository root
     args.work_root = osp.abspath(args.work_root)
+    if args.data_root:
+        args.data_root = osp.abspath(args.data_root)
     return args
 
 

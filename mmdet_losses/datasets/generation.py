@@ -95,3 +95,14 @@ def class_colour(rng: np.random.Generator,
         if np.abs(colour - background).max() >= min_contrast:
             break
     return colour
+
+
+def generate_for(dataset: str, generator: Callable[..., str],
+                 generate: Optional[dict], data_root: Optional[str]) -> None:
+    """Write a generated dataset into a dataset config's ``data_root`` on
+    first use: ``generator(data_root, **generate)`` (see
+    :func:`write_once`)."""
+    if not data_root:
+        raise ValueError(f'{dataset} needs a data_root to write the '
+                         'generated images to.')
+    generator(osp.expanduser(data_root), **(generate or {}))

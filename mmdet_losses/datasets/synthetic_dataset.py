@@ -1,8 +1,8 @@
-import os.path as osp
 from typing import Optional
 
 from ..registry import DATASETS
 from .coco import CocoDataset
+from .generation import generate_for
 from .synthetic import CLASSES, PALETTE, generate_synthetic_coco
 
 
@@ -21,9 +21,6 @@ class SyntheticShapesDataset(CocoDataset):
     METAINFO = dict(classes=CLASSES, palette=PALETTE)
 
     def __init__(self, *args, generate: Optional[dict] = None, **kwargs):
-        data_root = kwargs.get('data_root')
-        if not data_root:
-            raise ValueError('SyntheticShapesDataset needs a data_root to '
-                             'write the generated images to.')
-        generate_synthetic_coco(osp.expanduser(data_root), **(generate or {}))
+        generate_for('SyntheticShapesDataset', generate_synthetic_coco,
+                     generate, kwargs.get('data_root'))
         super().__init__(*args, **kwargs)

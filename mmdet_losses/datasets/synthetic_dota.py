@@ -1,10 +1,10 @@
 """The embedded synthetic rotated dataset as an mmrotate dataset."""
-import os.path as osp
 from typing import Optional
 
 from mmrotate.datasets import DOTADataset
 
 from ..registry import DATASETS
+from .generation import generate_for
 from .synthetic_rotated import CLASSES, PALETTE, generate_synthetic_dota
 
 
@@ -25,9 +25,6 @@ class SyntheticDOTADataset(DOTADataset):
     METAINFO = dict(classes=CLASSES, palette=PALETTE)
 
     def __init__(self, *args, generate: Optional[dict] = None, **kwargs):
-        data_root = kwargs.get('data_root')
-        if not data_root:
-            raise ValueError('SyntheticDOTADataset needs a data_root to '
-                             'write the generated images to.')
-        generate_synthetic_dota(osp.expanduser(data_root), **(generate or {}))
+        generate_for('SyntheticDOTADataset', generate_synthetic_dota, generate,
+                     kwargs.get('data_root'))
         super().__init__(*args, **kwargs)

@@ -890,6 +890,34 @@ ARGUMENT_ERRORS = {
     (torch.zeros(2, 5, 3, 3), torch.zeros(2, 5, 3, 3), torch.ones(2, 5)),
 }
 
+ARGUMENT_ERRORS.update({
+    'L1 pred and target shapes differ':
+    lambda r: r.make('L1Loss')(torch.ones(6, 4), torch.ones(3, 4)),
+    'SmoothL1 pred and target shapes differ':
+    lambda r: r.make('SmoothL1Loss')(torch.ones(6, 4), torch.ones(6, 2)),
+    'QFL target tuple of 3':
+    lambda r: r.make('QualityFocalLoss')
+    (torch.zeros(4, 5),
+     (torch.zeros(4, dtype=torch.long), torch.ones(4), torch.ones(4))),
+    'QFL tensor target of another shape':
+    lambda r: r.make('QualityFocalLoss')(torch.zeros(4, 5), torch.zeros(4, 3)),
+    'mask CE with reduction sum':
+    lambda r: r.make('CrossEntropyLoss', use_mask=True)
+    (torch.zeros(2, 3, 4, 4),
+     torch.zeros(2, 4, 4),
+     torch.tensor([0, 1]),
+     reduction_override='sum'),
+    'mask CE with avg_factor':
+    lambda r: r.make('CrossEntropyLoss', use_mask=True)
+    (torch.zeros(2, 3, 4, 4),
+     torch.zeros(2, 4, 4),
+     torch.tensor([0, 1]),
+     avg_factor=2.),
+    'mask CE with ignore_index':
+    lambda r: r.make('CrossEntropyLoss', use_mask=True, ignore_index=255)
+    (torch.zeros(2, 3, 4, 4), torch.zeros(2, 4, 4), torch.tensor([0, 1])),
+})
+
 
 def box_weight_of_wrong_shape(name):
     return lambda r: r.make(name)(BOXES, BOXES, torch.ones(2, 2))
@@ -914,23 +942,9 @@ def test_argument_errors_are_mmdets(case):
 
 
 FUNCTIONAL_SHAPE_ERRORS = {
-    'L1 pred and target shapes differ':
-    lambda r: r.make('L1Loss')(torch.ones(6, 4), torch.ones(3, 4)),
-    'QFL target tuple of 3':
-    lambda r: r.make('QualityFocalLoss')
-    (torch.zeros(4, 5),
-     (torch.zeros(4, dtype=torch.long), torch.ones(4), torch.ones(4))),
-    'QFL tensor target of another shape':
-    lambda r: r.make('QualityFocalLoss')(torch.zeros(4, 5), torch.zeros(4, 3)),
     'Focal weight of no fitting shape':
     lambda r: r.make('FocalLoss')
     (torch.zeros(4, 5), torch.zeros(4, dtype=torch.long), torch.ones(3)),
-    'mask CE with reduction sum':
-    lambda r: r.make('CrossEntropyLoss', use_mask=True)
-    (torch.zeros(2, 3, 4, 4),
-     torch.zeros(2, 4, 4),
-     torch.tensor([0, 1]),
-     reduction_override='sum'),
 }
 
 

@@ -89,6 +89,14 @@ class CrossEntropyLoss(BaseLoss):
         if self.class_weight is not None:
             class_weight = cls_score.new_tensor(self.class_weight)
         if self.use_mask:
+            # mmdet asserts these
+            if ignore_index is not None:
+                raise LossArgumentError('the mask cross-entropy has no '
+                                        'ignore_index')
+            if reduction != 'mean' or avg_factor is not None:
+                raise LossArgumentError(
+                    "the mask cross-entropy takes reduction='mean' without "
+                    'avg_factor only')
             loss = classification.mask_cross_entropy(
                 cls_score,
                 label,

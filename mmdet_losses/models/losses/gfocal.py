@@ -54,6 +54,16 @@ class QualityFocalLoss(BaseLoss):
             reduction_override: None, ``'none'``, ``'mean'`` or ``'sum'``.
         """
         reduction = self.resolve_reduction(reduction_override)
+        # the targets mmdet asserts on
+        if isinstance(target, (tuple, list)):
+            if len(target) != 2:
+                raise LossArgumentError(
+                    'a QFL target tuple must be (labels, scores), got '
+                    f'{len(target)} elements')
+        elif target.shape != pred.shape:
+            raise LossArgumentError(
+                f'a QFL target tensor must have the shape of pred '
+                f'{tuple(pred.shape)}, got {tuple(target.shape)}')
         layout = None
         if pred.dim() > 2 and isinstance(target, Tensor):
             # mmdet's QualityFocalLoss takes a map (N, C, d1, ...) with a
@@ -62,7 +72,7 @@ class QualityFocalLoss(BaseLoss):
             pred, target = layout.rows(pred), layout.rows(target)
             if weight is not None:
                 weight = layout.rows(weight)
-        if isinstance(target, (tuple, list)) and len(target) == 2:
+        if isinstance(target, (tuple, list)):
             # mmdet's QFL reads a negative label as background
             labels, scores = target
             target = (negative_labels_to(labels, pred.size(1)), scores)

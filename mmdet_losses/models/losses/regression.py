@@ -11,6 +11,15 @@ from .base import (BaseLoss, LossArgumentError, check_avg_factor,
                    zero_weight_loss)
 
 
+def check_same_shape(pred: Tensor, target: Tensor) -> None:
+    """mmdet's L1 and smooth L1 assert equal shapes (an empty target aside:
+    the loss is then a zero)."""
+    if target.numel() and pred.shape != target.shape:
+        raise LossArgumentError(
+            'pred and target must have the same shape, got '
+            f'{tuple(pred.shape)} and {tuple(target.shape)}')
+
+
 @MODELS.register_module()
 class L1Loss(BaseLoss):
     """L1 loss ``|pred - target|``.
@@ -32,6 +41,7 @@ class L1Loss(BaseLoss):
         reduction = self.resolve_reduction(reduction_override)
         # also for an empty target, where the functional returns early
         check_avg_factor(reduction, avg_factor)
+        check_same_shape(pred, target)
         return self.loss_weight * regression.l1_loss(pred, target, weight,
                                                      reduction, avg_factor)
 
@@ -68,6 +78,7 @@ class SmoothL1Loss(BaseLoss):
         reduction = self.resolve_reduction(reduction_override)
         # also for an empty target, where the functional returns early
         check_avg_factor(reduction, avg_factor)
+        check_same_shape(pred, target)
         return self.loss_weight * regression.smooth_l1_loss(
             pred, target, weight, reduction, avg_factor, beta=self.beta)
 

@@ -891,6 +891,9 @@ ARGUMENT_ERRORS = {
 }
 
 ARGUMENT_ERRORS.update({
+    'Focal weight of no fitting shape':
+    lambda r: r.make('FocalLoss')
+    (torch.zeros(4, 5), torch.zeros(4, dtype=torch.long), torch.ones(3)),
     'L1 pred and target shapes differ':
     lambda r: r.make('L1Loss')(torch.ones(6, 4), torch.ones(3, 4)),
     'SmoothL1 pred and target shapes differ':
@@ -939,21 +942,3 @@ def test_argument_errors_are_mmdets(case):
         values=False)
     assert records['mmdet'][0].error is AssertionError
     assert issubclass(records['ours'][0].error, ValueError)
-
-
-FUNCTIONAL_SHAPE_ERRORS = {
-    'Focal weight of no fitting shape':
-    lambda r: r.make('FocalLoss')
-    (torch.zeros(4, 5), torch.zeros(4, dtype=torch.long), torch.ones(3)),
-}
-
-
-@pytest.mark.parametrize('case', list(FUNCTIONAL_SHAPE_ERRORS))
-@pytest.mark.xfail(
-    strict=True,
-    reason='mmdet asserts; mmdet_losses.functional raises a plain '
-    'ValueError: it should raise LossArgumentError (models/losses/base.py)')
-def test_functional_argument_errors_are_mmdets(case):
-    run_both(
-        lambda r: r.attempt(case, lambda: FUNCTIONAL_SHAPE_ERRORS[case](r)),
-        values=False)

@@ -182,6 +182,12 @@ class NLLLoss(BaseLoss):
             self.ignore_index, self.avg_non_ignore)
 
 
+def _fits_rows(weight: Tensor, n: int, c: int) -> bool:
+    """The weights of an ``(n, c)`` loss mmdet's Focal takes: ``(n, c)``,
+    one per row (``(n,)``, ``(n, 1)``) or ``n * c`` flattened."""
+    return (weight.shape in ((n, c), (n, ), (n, 1)) or weight.numel() == n * c)
+
+
 @MODELS.register_module()
 class FocalLoss(BaseLoss):
     """Sigmoid Focal Loss (arXiv:1708.02002), mmdet's ``FocalLoss``.
@@ -252,6 +258,11 @@ class FocalLoss(BaseLoss):
             alpha=self.alpha,
             reduction=reduction,
             avg_factor=avg_factor)
+        if weight is not None and not _fits_rows(weight, *pred.shape):
+            # mmdet asserts
+            raise LossArgumentError(
+                f'weight of shape {tuple(weight.shape)} fits neither '
+                f'{tuple(pred.shape[:1])} nor {tuple(pred.shape)}')
         if target.dim() == pred.dim() - 1:
             # a negative label is background, as in mmdet's CUDA op
             target = negative_labels_to(target, pred.size(1))

@@ -4,6 +4,18 @@
 ``forward(pred, target, weight=None, avg_factor=None,
 reduction_override=None)``; the formulas live in
 :mod:`mmdet_losses.functional`.
+
+The idioms the modules share, each in one place:
+
+* :func:`zero_weight_loss`: mmdet's graph-attached zero for a weight
+  without a positive entry;
+* :func:`positive_rows_loss` (with :func:`attached_zeros`): a per-row loss
+  computed on the rows of positive weight only, the others a finite zero
+  in the graph (box losses that dense heads hand every prior);
+* :func:`check_avg_factor`, :func:`negative_labels_to`,
+  :class:`SpatialLayout`: mmdet's ``avg_factor`` rule, its negative labels
+  and its dense ``(N, C, d1, ...)`` maps;
+* :class:`LossArgumentError`: the arguments mmdet asserts on.
 """
 from typing import Callable, Optional
 

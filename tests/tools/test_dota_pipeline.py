@@ -111,6 +111,9 @@ def run(cwd, command, check=True):
         os.environ,
         PYTHON=sys.executable,
         PORT=free_port(),
+        # the CPU recipe (gloo) on any machine: two processes on one GPU
+        # would fail
+        CUDA_VISIBLE_DEVICES='',
         # the tiny model runs no faster on two threads per process
         OMP_NUM_THREADS='1')
     result = subprocess.run(

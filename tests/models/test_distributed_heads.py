@@ -2,15 +2,21 @@
 one rank's images hold no object (so no positive).
 
 Each rank must issue the same collectives (counted), finish, and give
-finite losses. Where a head averages over all-reduced factors (GFL's
-``reduce_mean`` of the positive count and of the box weights) the mean of
-the per-rank losses is the single-process loss of the whole batch: with
-``A = reduce_mean(a_r)`` = sum_r a_r / W, rank r's loss is ``S_r / A``, so
-``mean_r S_r / A = sum_r S_r / sum_r a_r``; the heads' clamps (``max(A,
-1)``) keep this exact as long as sum_r a_r >= W, which the scene ensures.
-YOLOv1 averages over images, so equal per-rank batches give the same
-identity. RetinaHead's factor is not all-reduced (mmdet's): there each rank
-must equal the single-process loss of its own images.
+finite losses with a gradient for every parameter (DDP).
+
+Where a head divides by all-reduced factors (GFL's ``reduce_mean`` of the
+positive count and of the summed box weights) the mean of the per-rank
+losses is the single-process loss of the whole batch: with ``A =
+reduce_mean(a_r) = sum_r a_r / W``, rank r's loss is ``S_r / A = W S_r /
+sum_r a_r``, so ``mean_r S_r / A = sum_r S_r / sum_r a_r``; and as DDP
+averages the ranks' gradients, training sees the single-process gradient.
+The rank without positives logs W times its own (negatives') loss share.
+The heads' clamps (``max(A, 1)``) keep this exact only while ``sum_r a_r >=
+W``, which the scene ensures (scores near 0.5; mmdet's per-image positive
+count is at least 1). YOLOv1 averages over images, so equal per-rank
+batches give the same identity. RetinaHead's factor is not all-reduced
+(mmdet's own choice): there each rank must equal the single-process loss
+of its own images.
 """
 import os
 import socket
@@ -283,7 +289,6 @@ def registered():
 
 
 def test_the_scene_has_a_rank_without_positives():
-    import mmdet_losses  # noqa: F401
     _, gts, _ = scene(rank_images(1))
     assert all(len(gt) == 0 for gt in gts)
     _, gts, _ = scene(rank_images(0))

@@ -59,6 +59,12 @@ def _use_gloo_without_cuda(cfg: Config) -> None:
             'training instead of nccl.',
             logger='current')
         dist_cfg['backend'] = 'gloo'
+    if not torch.cuda.is_available() and 'runner_type' not in cfg:
+        # mmengine's Runner joins the process group with
+        # torch.cuda.set_device, which fails without a GPU; this package's
+        # Runner joins it without CUDA (configs of other packages, e.g.
+        # mmrotate's, name no runner)
+        cfg.runner_type = 'mmdet_losses.Runner'
 
 
 def close_process_group() -> None:

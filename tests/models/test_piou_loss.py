@@ -124,3 +124,17 @@ def test_samples_per_pixel_reaches_the_function():
     expected = piou_loss(pred, target, samples_per_pixel=3)
     torch.testing.assert_close(module(pred, target), expected)
     assert not torch.allclose(expected, piou_loss(pred, target))
+
+
+@pytest.mark.parametrize('name', ['PIoULoss', 'PolygonIoULoss'])
+def test_no_positive_rows_stay_in_the_graph(name):
+    """All-zero weights (a batch without positives): the loss is a zero
+    attached to pred, so every row gets a (zero) gradient under DDP."""
+    loss = MODELS.build(dict(type=name))
+    pred = torch.tensor([[10., 10., 4., 2., 0.3], [50., 50., 1e6, 0., 0.]],
+                        requires_grad=True)
+    target = torch.zeros(2, 5)
+    out = loss(pred, target, weight=torch.zeros(2))
+    assert out.item() == 0 and out.requires_grad
+    out.backward()
+    assert torch.equal(pred.grad, torch.zeros_like(pred))

@@ -20,10 +20,12 @@ The idioms the modules share, each in one place:
 from typing import Callable, Optional
 
 import torch
+from mmdet.structures.bbox import get_box_tensor
 from torch import Tensor, nn
 
 from mmdet_losses.functional.boxes import check_box_format, convert_boxes
-from mmdet_losses.functional.reduction import REDUCTIONS, check_reduction
+from mmdet_losses.functional.reduction import (REDUCTIONS, check_reduction,
+                                               weight_reduce_loss)
 
 
 class LossArgumentError(ValueError, AssertionError):
@@ -255,3 +257,36 @@ class BaseBoxLoss(BaseLoss):
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f', box_format={self.box_format!r}'
+
+
+class RotatedPairLoss(BaseLoss):
+    """A loss of decoded rotated box pairs (mmrotate's ``rbox``, ``(n, 5)``
+    tensors or ``RotatedBoxes``), computed row by row by :meth:`pairs` on
+    the rows with a positive weight only (:func:`positive_rows_loss`);
+    an ``(n, 5)`` weight is averaged to ``(n,)``."""
+
+    def pairs(self, pred: Tensor, target: Tensor) -> Tensor:
+        """The ``(n,)`` loss of ``n`` box pairs."""
+        raise NotImplementedError
+
+    def forward(self,
+                pred,
+                target,
+                weight: Optional[Tensor] = None,
+                avg_factor: Optional[float] = None,
+                reduction_override: Optional[str] = None,
+                **kwargs) -> Tensor:
+        """
+        Args:
+            pred, target: ``(n, 5)`` rotated boxes.
+            weight: ``(n,)`` or ``(n, 5)`` (averaged to ``(n,)``) weights.
+            avg_factor: divides the sum instead of n under ``'mean'``.
+            reduction_override: None, ``'none'``, ``'mean'`` or ``'sum'``.
+        """
+        reduction = self.resolve_reduction(reduction_override)
+        pred, target = get_box_tensor(pred), get_box_tensor(target)
+        if weight is not None and weight.dim() > 1:
+            weight = weight.mean(-1)
+        loss = positive_rows_loss(self.pairs, pred, target, weight)
+        return self.loss_weight * weight_reduce_loss(loss, weight, reduction,
+                                                     avg_factor)

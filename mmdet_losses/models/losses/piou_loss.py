@@ -1,17 +1,15 @@
-from typing import Optional, Union
+from typing import Optional
 
-from mmdet.structures.bbox import BaseBoxes, get_box_tensor
 from torch import Tensor
 
 from mmdet_losses.functional.piou import (CHUNK_PIXELS, MAX_HULL_PIXELS, MODES,
                                           UNIONS, piou_loss)
-from mmdet_losses.functional.reduction import weight_reduce_loss
 from mmdet_losses.registry import MODELS
-from .base import BaseLoss
+from .base import RotatedPairLoss
 
 
 @MODELS.register_module()
-class PIoULoss(BaseLoss):
+class PIoULoss(RotatedPairLoss):
     """PIoU loss (Chen et al., ECCV 2020) between decoded rotated boxes; the
     formula is :func:`mmdet_losses.functional.piou.piou_loss`.
 
@@ -64,36 +62,7 @@ class PIoULoss(BaseLoss):
         self.max_hull_pixels = max_hull_pixels
         self.samples_per_pixel = samples_per_pixel
 
-    def forward(self,
-                pred: Union[Tensor, BaseBoxes],
-                target: Union[Tensor, BaseBoxes],
-                weight: Optional[Tensor] = None,
-                avg_factor: Optional[float] = None,
-                reduction_override: Optional[str] = None,
-                **kwargs) -> Tensor:
-        """
-        Args:
-            pred, target: ``(n, 5)`` rotated boxes.
-            weight: ``(n,)`` or ``(n, 5)`` (averaged to ``(n,)``) weights.
-            avg_factor: divides the sum instead of n under ``'mean'``.
-            reduction_override: None, ``'none'``, ``'mean'`` or ``'sum'``.
-        """
-        reduction = self.resolve_reduction(reduction_override)
-        pred, target = get_box_tensor(pred), get_box_tensor(target)
-        if weight is not None and weight.dim() > 1:
-            weight = weight.mean(-1)
-        keep = None if weight is None else (weight > 0).nonzero()[:, 0]
-        if keep is None:
-            loss = self._pairs(pred, target)
-        else:
-            # the other rows may hold anything (zero targets, huge boxes):
-            # they stay out of the computation, and their loss is zero
-            kept = self._pairs(pred[keep], target[keep])
-            loss = kept.new_zeros(pred.size(0)).index_add(0, keep, kept)
-        return self.loss_weight * weight_reduce_loss(loss, weight, reduction,
-                                                     avg_factor)
-
-    def _pairs(self, pred: Tensor, target: Tensor) -> Tensor:
+    def pairs(self, pred: Tensor, target: Tensor) -> Tensor:
         return piou_loss(
             pred,
             target,

@@ -1,17 +1,13 @@
-from typing import Optional, Union
-
-from mmdet.structures.bbox import BaseBoxes, get_box_tensor
 from mmrotate.structures.bbox import rbox2qbox
 from torch import Tensor
 
 from mmdet_losses.functional.polygon_iou import quad_iou_loss
-from mmdet_losses.functional.reduction import weight_reduce_loss
 from mmdet_losses.registry import MODELS
-from .base import BaseLoss
+from .base import RotatedPairLoss
 
 
 @MODELS.register_module()
-class PolygonIoULoss(BaseLoss):
+class PolygonIoULoss(RotatedPairLoss):
     """IoU loss of rotated boxes on their exact polygon IoU, differentiable
     in both boxes (:func:`mmdet_losses.functional.polygon_iou.quad_iou_loss`;
     Zhou et al., "IoU Loss for 2D/3D Object Detection", 3DV 2019).
@@ -45,35 +41,9 @@ class PolygonIoULoss(BaseLoss):
         self.mode = 'linear' if linear else mode
         self.eps = eps
 
-    def forward(self,
-                pred: Union[Tensor, BaseBoxes],
-                target: Union[Tensor, BaseBoxes],
-                weight: Optional[Tensor] = None,
-                avg_factor: Optional[float] = None,
-                reduction_override: Optional[str] = None,
-                **kwargs) -> Tensor:
-        """
-        Args:
-            pred, target: ``(n, 5)`` rboxes.
-            weight: ``(n,)`` or ``(n, 5)`` (averaged to ``(n,)``).
-        """
-        reduction = self.resolve_reduction(reduction_override)
-        pred, target = get_box_tensor(pred), get_box_tensor(target)
-        if weight is not None and weight.dim() > 1:
-            weight = weight.mean(-1)
-        if weight is None:
-            loss = quad_iou_loss(
-                rbox2qbox(pred), rbox2qbox(target), self.mode, self.eps)
-        else:
-            # the other rows may hold anything (zero targets): they stay out
-            keep = (weight > 0).nonzero()[:, 0]
-            kept = quad_iou_loss(
-                rbox2qbox(pred[keep]), rbox2qbox(target[keep]), self.mode,
-                self.eps)
-            # pred * 0 keeps every row in the graph (DDP wants gradients)
-            loss = (pred.sum(-1) * 0).index_add(0, keep, kept)
-        return self.loss_weight * weight_reduce_loss(loss, weight, reduction,
-                                                     avg_factor)
+    def pairs(self, pred: Tensor, target: Tensor) -> Tensor:
+        return quad_iou_loss(
+            rbox2qbox(pred), rbox2qbox(target), self.mode, self.eps)
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f', mode={self.mode!r}'

@@ -19,6 +19,9 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+	# the CUDA parity module on the CPU: its torch paths against the CPU
+	# kernels, half precision and autocast (on a GPU: tools/gpu_check.sh)
+	MMDET_LOSSES_TEST_DEVICE=cpu $(PY) -m pytest tests/cuda -q $(PYTEST_ARGS)
 
 test-torchvision: $(STAMP)
 	$(PY) -m pytest tests/torchvision_parity $(PYTEST_ARGS)

@@ -63,7 +63,7 @@ import torch
 from torch import Tensor
 
 from .piou_pixels import PixelPlan, padding_mask, pixel_hull
-from .precomputed_grad import compute_dtype
+from .precomputed_grad import autocast_off, compute_dtype
 from .rbox import points_in_rbox_frame
 
 __all__ = ['pixel_hull', 'pixel_overlaps', 'pixel_iou', 'piou_loss']
@@ -353,8 +353,11 @@ def pixel_overlaps(pred: Tensor,
         zero = (pred[:, 0] + target[:, 0]) * 0
         return zero, zero, zero
     if method == 'chunked':
-        return _PixelOverlaps.apply(pred, target, float(k), int(chunk_pixels),
-                                    max_hull_pixels)
+        # its sums and Jacobians choose their own precision; autocast would
+        # run their products (torch.bmm) in bfloat16/float16
+        with autocast_off(pred.device):
+            return _PixelOverlaps.apply(pred, target, float(k),
+                                        int(chunk_pixels), max_hull_pixels)
     if method == 'dense':
         return _pixel_overlaps_dense(pred, target, float(k), max_hull_pixels)
     raise ValueError(f"method must be 'chunked' or 'dense', got {method!r}")

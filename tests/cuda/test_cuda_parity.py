@@ -398,30 +398,8 @@ def test_yolov1_targets_encoded_on_the_device_equal_the_cpus():
 HALF_CASES = ['IoU', 'GIoU', 'DIoU', 'CIoU', 'PIoU', 'PolygonIoU']
 
 
-def known_bug(name, reason):
-    """``name`` as a parameter expected to fail, for a bug of the package
-    this module found (the CPU dry run measured it: strict there)."""
-    return pytest.param(
-        name, marks=pytest.mark.xfail(reason=reason, strict=not ON_CUDA))
-
-
-# quad_iou_loss computes in the boxes' dtype: float16 corners (spacing
-# 0.125 at 150 px) give wrong intersections, e.g. a loss of 13.8 for a pair
-# whose float32 loss is 0.315, and NaN gradients
-POLYGON_IOU_FLOAT16 = known_bug(
-    'PolygonIoU', 'PolygonIoULoss computes float16 boxes in float16: wrong '
-    'losses and NaN gradients (it should widen them to float32, as the '
-    'IoU family does)')
-# _PixelOverlaps.forward accumulates the Jacobian with torch.bmm, which
-# autocast runs in float16 / bfloat16
-PIOU_AUTOCAST = known_bug(
-    'PIoU', 'PIoULoss runs its forward under autocast: the Jacobian it '
-    'accumulates for the backward (a bmm) is computed in float16 / '
-    'bfloat16')
-
-
 @pytest.mark.parametrize('call', CALLS.values(), ids=list(CALLS))
-@pytest.mark.parametrize('name', HALF_CASES[:-1] + [POLYGON_IOU_FLOAT16])
+@pytest.mark.parametrize('name', HALF_CASES)
 def test_float16_boxes_give_finite_losses_close_to_float32(name, call):
     """float16 boxes are computed in float32 inside: the loss equals the
     float32 loss of the same (rounded) boxes, and is close to the loss of
@@ -449,8 +427,8 @@ def test_float16_boxes_give_finite_losses_close_to_float32(name, call):
 
 
 @pytest.mark.parametrize('name', [
-    'IoU', 'GIoU', 'DIoU', 'CIoU', PIOU_AUTOCAST, 'PolygonIoU', 'Focal-labels',
-    'QFL', 'DFL'
+    'IoU', 'GIoU', 'DIoU', 'CIoU', 'PIoU', 'PolygonIoU', 'Focal-labels', 'QFL',
+    'DFL'
 ])
 def test_autocast_leaves_the_loss_in_float32(name):
     """Under ``--amp`` (autocast: float16 on CUDA, bfloat16 on the CPU) the

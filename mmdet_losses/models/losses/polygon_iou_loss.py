@@ -1,3 +1,4 @@
+import torch
 from mmrotate.structures.bbox import rbox2qbox
 from torch import Tensor
 
@@ -42,6 +43,10 @@ class PolygonIoULoss(RotatedPairLoss):
         self.eps = eps
 
     def pairs(self, pred: Tensor, target: Tensor) -> Tensor:
+        if pred.dtype in (torch.float16, torch.bfloat16):
+            # half-precision corners (spacing 0.125 at 150 px) give wrong
+            # intersections; computed in float32, as the IoU family is
+            pred, target = pred.float(), target.float()
         return quad_iou_loss(
             rbox2qbox(pred), rbox2qbox(target), self.mode, self.eps)
 

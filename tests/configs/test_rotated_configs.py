@@ -28,6 +28,9 @@ DOTA_CONFIGS = {
     'rotated-retinanet-rbox-le90_r50_fpn_pruned-iou_1x_dota.py':
     ('rotated_retinanet/rotated-retinanet-rbox-le90_r50_fpn_1x_dota.py',
      {'train_cfg.assigner.iou_calculator'}),
+    'rotated_retinanet/rotated-retinanet-rbox-le90_r50_fpn_qfl_1x_dota.py':
+    ('rotated_retinanet/rotated-retinanet-rbox-le90_r50_fpn_1x_dota.py',
+     {'bbox_head.type', 'bbox_head.loss_cls'}),
     'rotated_fcos/rotated-fcos-le90_r50_fpn_piou_1x_dota.py':
     ('rotated_fcos/rotated-fcos-le90_r50_fpn_1x_dota.py',
      {'bbox_head.loss_bbox'}),
@@ -145,6 +148,9 @@ def test_config_trains_inside_mmrotate(name, tmp_path):
     loss = type(head.loss_bbox).__module__
     plugged = 'piou' in name or 'polygon' in name
     assert loss.startswith('mmdet_losses') == plugged, loss
+    if 'qfl' in name:
+        assert type(head).__name__ == 'RetinaQFLHead'
+        assert type(head.loss_cls).__name__ == 'QualityFocalLoss'
     if 'pruned' in name:
         calculator = head.assigner.iou_calculator
         assert type(calculator).__name__ == 'PrunedRBboxOverlaps2D'

@@ -454,3 +454,23 @@ def test_retina_qfl_equals_a_reference_from_mmdet_parts(decoded):
     theirs = ref.loss_by_feat(*ref(feats), ground_truth(), METAS)
     torch.testing.assert_close(
         sum(ours['loss_bbox']), sum(theirs['loss_bbox']))
+
+
+def test_retina_qfl_head_quality_of_rotated_boxes():
+    """In mmrotate's rotated RetinaNet the QFL target is the rotated IoU of
+    each positive's decoded box with its ground truth, as mmrotate's
+    RBboxOverlaps2D computes it."""
+    from mmrotate.models.task_modules.assigners import RBboxOverlaps2D
+
+    from mmdet_losses.models.dense_heads import RetinaQFLHead
+    gen = torch.Generator().manual_seed(0)
+    pred = torch.rand(50, 5, generator=gen) * torch.tensor(
+        [100., 100., 40., 40., 3.]) + torch.tensor([0., 0., 2., 2., -1.5])
+    target = pred + torch.randn(50, 5, generator=gen) * torch.tensor(
+        [3., 3., 2., 2., 0.2])
+    target[:, 2:4] = target[:, 2:4].abs() + 1
+    quality = RetinaQFLHead._quality(pred.requires_grad_(), target)
+    expected = RBboxOverlaps2D()(pred.detach(), target, is_aligned=True)
+    torch.testing.assert_close(quality, expected)
+    assert not quality.requires_grad
+    assert 0.2 < float(quality.mean()) < 1

@@ -7,6 +7,11 @@ anchor currently predicts and its ground truth; 0 on negatives. mmdet's
 RetinaHead hands its classification loss the labels alone, so this head
 decodes the positives' boxes first. Everything else (anchors, MaxIoU
 assignment, the regression loss on deltas or decoded boxes) is RetinaHead's.
+
+The same head serves mmrotate's rotated RetinaNet, which is mmdet's
+RetinaHead with a rotated anchor generator and box coder: there the boxes
+are ``(cx, cy, w, h, t)`` and the target is their rotated IoU (mmcv's
+``box_iou_rotated``, as mmrotate's assigner computes it).
 """
 from typing import Tuple
 
@@ -23,6 +28,16 @@ class RetinaQFLHead(RetinaHead):
     """RetinaHead whose ``loss_cls`` (a ``QualityFocalLoss``) receives
     ``(labels, iou)``: the IoU of each positive's decoded box with its
     ground truth. Takes RetinaHead's arguments."""
+
+    @staticmethod
+    def _quality(pred_boxes: Tensor, target_boxes: Tensor) -> Tensor:
+        """QFL's soft label: the IoU of each decoded box with its target,
+        horizontal ``(n, 4)`` or rotated ``(n, 5)`` boxes."""
+        if pred_boxes.size(-1) == 5:
+            from ..task_modules.assigners import pruned_rbbox_overlaps
+            return pruned_rbbox_overlaps(
+                pred_boxes.detach(), target_boxes, is_aligned=True)
+        return iou_quality_target(pred_boxes, target_boxes)
 
     def loss_by_feat_single(self, cls_score: Tensor, bbox_pred: Tensor,
                             anchors: Tensor, labels: Tensor,
@@ -51,7 +66,7 @@ class RetinaQFLHead(RetinaHead):
             if not self.reg_decoded_bbox:  # the targets are deltas
                 target_boxes = get_box_tensor(
                     self.bbox_coder.decode(pos_anchors, target_boxes))
-            quality[pos] = iou_quality_target(pred_boxes, target_boxes)
+            quality[pos] = self._quality(pred_boxes, target_boxes)
         loss_cls = self.loss_cls(
             cls_score, (labels, quality),
             weight=label_weights,

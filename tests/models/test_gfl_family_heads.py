@@ -464,10 +464,11 @@ def test_retina_qfl_head_quality_of_rotated_boxes():
 
     from mmdet_losses.models.dense_heads import RetinaQFLHead
     gen = torch.Generator().manual_seed(0)
-    pred = torch.rand(50, 5, generator=gen) * torch.tensor(
-        [100., 100., 40., 40., 3.]) + torch.tensor([0., 0., 2., 2., -1.5])
-    target = pred + torch.randn(50, 5, generator=gen) * torch.tensor(
-        [3., 3., 2., 2., 0.2])
+    pred = torch.rand(
+        50, 5, generator=gen) * torch.tensor(
+            [100., 100., 40., 40., 3.]) + torch.tensor([0., 0., 2., 2., -1.5])
+    target = pred + torch.randn(
+        50, 5, generator=gen) * torch.tensor([3., 3., 2., 2., 0.2])
     target[:, 2:4] = target[:, 2:4].abs() + 1
     quality = RetinaQFLHead._quality(pred.requires_grad_(), target)
     expected = RBboxOverlaps2D()(pred.detach(), target, is_aligned=True)

@@ -1,6 +1,6 @@
-"""tools/benchmark_rotated_iou.py runs, compares the pruned IoU with the
-mmrotate calculator on its own inputs, and prints one row per case (the timing itself
-is for the tool's user, not asserted here)."""
+"""tools/benchmark_rotated_iou.py runs, compares the pruned IoU with
+mmrotate's calculator on its own inputs, and prints one row per case (the
+timing itself is for the tool's user, not asserted here)."""
 import os.path as osp
 import sys
 

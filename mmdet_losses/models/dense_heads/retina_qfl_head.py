@@ -21,6 +21,7 @@ from torch import Tensor
 
 from mmdet_losses.functional.gfl_representation import iou_quality_target
 from mmdet_losses.registry import MODELS
+from ..task_modules.assigners import pruned_rbbox_overlaps
 
 
 @MODELS.register_module()
@@ -34,7 +35,6 @@ class RetinaQFLHead(RetinaHead):
         """QFL's soft label: the IoU of each decoded box with its target,
         horizontal ``(n, 4)`` or rotated ``(n, 5)`` boxes."""
         if pred_boxes.size(-1) == 5:
-            from ..task_modules.assigners import pruned_rbbox_overlaps
             return pruned_rbbox_overlaps(
                 pred_boxes.detach(), target_boxes, is_aligned=True)
         return iou_quality_target(pred_boxes, target_boxes)

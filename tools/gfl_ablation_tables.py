@@ -141,6 +141,8 @@ TABLES = {
             ('PIoU', ROTATED_QUICKSTART + '_piou_synthetic.py', {}),
             ('CSL', ROTATED_QUICKSTART + '_csl-gaussian_synthetic.py',
              dict(mAP50=69.51)),
+            ('CSL, mmrotate coder',
+             ROTATED_QUICKSTART + '_csl-gaussian-mmrotate_synthetic.py', {}),
         ],
         claims=[
             ('PIoU >= L1', 'PIoU', 'L1'),

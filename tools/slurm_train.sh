@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
 # Usage: [GPUS=8 GPUS_PER_NODE=8 CPUS_PER_TASK=5 SRUN_ARGS=...] \
 #   tools/slurm_train.sh PARTITION JOB_NAME CONFIG WORK_DIR [train.py flags]
+set -euo pipefail
+if [ $# -lt 4 ]; then
+    echo "usage: $0 PARTITION JOB_NAME CONFIG WORK_DIR [train.py flags]" >&2
+    exit 2
+fi
 set -x
 PARTITION=$1
 JOB_NAME=$2
@@ -9,8 +14,9 @@ WORK_DIR=$4
 GPUS=${GPUS:-8}
 GPUS_PER_NODE=${GPUS_PER_NODE:-8}
 CPUS_PER_TASK=${CPUS_PER_TASK:-5}
+# SRUN_ARGS is split on spaces (several srun flags); the train/test flags
+# after the fourth argument pass through as given, spaces included
 SRUN_ARGS=${SRUN_ARGS:-""}
-PY_ARGS=${@:5}
 
 PYTHONPATH="$(dirname "$0")/..":${PYTHONPATH:-} \
 srun -p "${PARTITION}" \
@@ -22,4 +28,4 @@ srun -p "${PARTITION}" \
     --kill-on-bad-exit=1 \
     ${SRUN_ARGS} \
     "${PYTHON:-python}" -u "$(dirname "$0")/train.py" "${CONFIG}" --work-dir="${WORK_DIR}" \
-    --launcher="slurm" ${PY_ARGS}
+    --launcher="slurm" "${@:5}"

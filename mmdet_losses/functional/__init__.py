@@ -13,6 +13,7 @@ from .checks import check_labels, check_range, device_checks, set_device_checks
 from .classification import (binary_cross_entropy, cross_entropy,
                              focal_loss_with_prob, mask_cross_entropy,
                              modulated_bce, nll_loss, sigmoid_focal_loss)
+from .csl import circular_bin_distance, circular_smooth_label
 from .gfocal import distribution_focal_loss, quality_focal_loss
 from .iou_family import (box_iou, ciou_loss, diou_loss, giou_loss, iou_loss,
                          pair_geometry)
@@ -46,6 +47,8 @@ __all__ = [
     'modulated_bce',
     'nll_loss',
     'sigmoid_focal_loss',
+    'circular_bin_distance',
+    'circular_smooth_label',
     'distribution_focal_loss',
     'quality_focal_loss',
     'box_iou',

@@ -76,4 +76,8 @@ def close_process_group() -> None:
     reports a failure.
     """
     if dist.is_available() and dist.is_initialized():
+        # every rank reaches this line after the same collectives; the
+        # barrier keeps one rank from tearing its connections down while a
+        # slower peer still flushes its last message to it
+        dist.barrier()
         dist.destroy_process_group()

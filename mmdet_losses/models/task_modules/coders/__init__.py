@@ -1,0 +1,3 @@
+from .csl_coder import CircularSmoothLabelCoder
+
+__all__ = ['CircularSmoothLabelCoder']

@@ -47,12 +47,19 @@ def claim_verdict(better: Dict[int, float],
         return f'{paired.mean:+.1f}', f'{sign} sign, one seed: no test'
     observed = f'{paired.mean:+.1f} ± {paired.sem:.1f}'
     p = paired_t_test(paired)
-    p_text = 'p < 0.001' if p < 0.001 else f'p = {p:.2f}'
+    p_text = format_p_value(p)
     if p >= 0.05:
         return observed, f'not resolved ({p_text})'
     if paired.mean > 0:
         return observed, f'yes ({p_text})'
     return observed, f'no: the opposite order ({p_text})'
+
+
+def format_p_value(p: float) -> str:
+    """Two significant digits, so that a small p never prints as 0."""
+    if p < 0.001:
+        return 'p < 0.001'
+    return f'p = {p:.2f}' if p >= 0.01 else f'p = {p:.3f}'
 
 
 def paired_t_test(differences: Stat) -> float:

@@ -1,4 +1,5 @@
-"""Every loss of this package, DIoU-NMS and PrunedRBboxOverlaps2D on CUDA.
+"""Every loss of this package, DIoU-NMS, PrunedRBboxOverlaps2D and
+CircularSmoothLabelCoder on CUDA.
 
 Inputs are built on the CPU from seeded generators and copied to the
 device. On the device each loss must give the value and the gradient it
@@ -575,3 +576,20 @@ def test_pruned_overlaps_tensor_helpers_equal_the_numpy_ones():
     assert len(pairs[0]) > 0
     np.testing.assert_array_equal(i.cpu().numpy(), pairs[0])
     np.testing.assert_array_equal(j.cpu().numpy(), pairs[1])
+
+
+@pytest.mark.parametrize('dtype', [torch.float32, torch.float16])
+def test_circular_smooth_labels_on_the_device_equal_the_cpus(dtype):
+    """The label is computed without a scatter, so each bin has one value
+    on every device (mmrotate's CSLCoder scatters several values into a
+    bin, and which one lands is up to the device)."""
+    from mmdet_losses.models.task_modules import CircularSmoothLabelCoder
+    coder = CircularSmoothLabelCoder('le90', omega=4, radius=3)
+    angles = (torch.rand(257, 1, generator=seeded(3)) - 0.5) * math.pi
+    cpu = coder.encode(angles.to(dtype))
+    device = coder.encode(angles.to(DEVICE, dtype))
+    assert device.device.type == DEVICE.type and device.dtype == dtype
+    torch.testing.assert_close(device.cpu(), cpu, rtol=1e-3, atol=1e-3)
+    assert device.max(1).values.min().item() == 1.0
+    torch.testing.assert_close(
+        coder.decode(device).cpu(), coder.decode(cpu), rtol=0, atol=0)

@@ -120,6 +120,27 @@ def test_claims_pair_the_runs_by_seed():
     assert claim_verdict({1: 1.0}, {2: 1.0}) == ('—', 'not run')
 
 
+def test_small_p_values_keep_a_significant_digit():
+    from mmdet_losses.visualization.seed_statistics import format_p_value
+    assert format_p_value(0.0625) == 'p = 0.06'
+    assert format_p_value(0.0013) == 'p = 0.001'
+    assert format_p_value(0.0049) == 'p = 0.005'
+    assert format_p_value(0.0004) == 'p < 0.001'
+    # the rotated quickstart's CSL and L1 rows (README): differences -17.4,
+    # -15.5, -16.6; t = -16.5 / 0.55 = -30 with 2 degrees of freedom
+    observed, verdict = claim_verdict({
+        0: 36.9,
+        1: 36.9,
+        2: 38.1
+    }, {
+        0: 54.3,
+        1: 52.4,
+        2: 54.7
+    })
+    assert observed == '-16.5 ± 0.6'
+    assert verdict == 'no: the opposite order (p = 0.001)'
+
+
 def test_paired_t_test_against_scipy_free_closed_forms():
     # n = 2: t has 1 degree of freedom, p = 1 - 2 atan(|t|) / pi
     diffs = stat([1.0, 3.0])  # mean 2, sem 1, t = 2
